@@ -1,0 +1,3 @@
+"""Games: LangGraph graphs of roles, with their task source and reward rules."""
+
+__all__: list[str] = []

@@ -1,0 +1,267 @@
+"""Every model that crosses the bus: the contract between workers, the trainer and the inspector.
+
+All messages are frozen pydantic models with `extra="forbid"`, a `kind` discriminator, a
+`schema_version` and an `id` that is also their JetStream `Nats-Msg-Id` (so a retried publish is
+never stored twice). Token ids, logprobs and loss masks are packed arrays (see `_packed`), so a
+long trajectory costs microseconds to encode. `sparring schema DIR` writes the JSON Schema of each.
+
+Lifecycle of one lap: a worker takes a `Task`, plays an episode, publishes one `Sample` per
+trainable policy call and one `Episode` with the whole conversation; the trainer consumes samples,
+steps, and announces a `PolicyVersion`; everyone publishes `Metric`s; a message that cannot be
+read becomes a `DeadLetter`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, model_validator
+
+from sparring._packed import Bits, Float32s, Int32s
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ChatMessage",
+    "DeadLetter",
+    "Episode",
+    "Message",
+    "MessageKind",
+    "Metric",
+    "NodeTiming",
+    "PolicyVersion",
+    "Role",
+    "Sample",
+    "SampleReward",
+    "Task",
+    "ToolCall",
+    "Turn",
+    "Verdict",
+    "message_adapter",
+    "new_id",
+]
+
+SCHEMA_VERSION = 1
+"""Bumped on any change a reader of the previous version could misread."""
+
+
+def new_id() -> str:
+    """A 32-hex-digit id that sorts by creation time (48-bit ms clock + 80 random bits)."""
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+
+
+class Role(StrEnum):
+    """The roles one shared policy plays in a game."""
+
+    PROPOSER = "proposer"
+    SOLVER = "solver"
+    VERIFIER = "verifier"
+    JUDGE = "judge"
+    PLANNER = "planner"
+    REFINER = "refiner"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _Message(_Model):
+    schema_version: int = Field(
+        SCHEMA_VERSION, description="Contract version of the writer; newer than ours is refused."
+    )
+    id: str = Field(default_factory=new_id, description="Unique id; also the Nats-Msg-Id.")
+
+    @model_validator(mode="after")
+    def _not_from_the_future(self) -> Self:
+        if self.schema_version > SCHEMA_VERSION:
+            raise ValueError(
+                f"written with schema_version {self.schema_version}, this sparring reads up to "
+                f"{SCHEMA_VERSION}: upgrade sparring on this consumer"
+            )
+        return self
+
+
+class Task(_Message):
+    """A seed for one episode: what the proposer is asked to build a problem around."""
+
+    kind: Literal["task"] = "task"
+    run: str = Field(description="Run name; streams and subjects are per run.")
+    game: str = Field(description="Name of the game that plays this task.")
+    params: dict[str, JsonValue] = Field(
+        default_factory=dict, description="Game-specific seed, e.g. {'target': 7, 'difficulty': 3}."
+    )
+    split: Literal["train", "eval"] = Field("train", description="eval tasks are never trained on.")
+    created_at: float = Field(default_factory=time.time, description="Unix time of creation.")
+
+
+class Sample(_Message):
+    """One trainable policy call: the exact tokens in and out, as the policy produced them."""
+
+    kind: Literal["sample"] = "sample"
+    run: str = Field(description="Run name.")
+    game: str = Field(description="Game that produced the call.")
+    role: Role = Field(description="Role that made the call; advantages are computed per role.")
+    episode_id: str = Field(description="Episode the call belongs to.")
+    group_id: str = Field(description="Samples compared with each other for the advantage.")
+    group_size: int = Field(ge=1, description="How many samples the group holds when complete.")
+    prompt_ids: Int32s = Field(description="Prompt token ids, exactly as fed to the policy.")
+    completion_ids: Int32s = Field(description="Generated token ids (tool output included).")
+    logprobs: Float32s = Field(description="Behaviour logprob of each completion token.")
+    loss_mask: Bits = Field(description="1 where a completion token is trained, 0 for tool output.")
+    policy_version: int = Field(ge=0, description="Version of the weights that generated it.")
+    reward: float | None = Field(None, description="Reward, once the game's rules assigned it.")
+    finish_reason: Literal["stop", "length"] = Field(
+        "stop", description="stop: an end token or stop string; length: cut at max tokens."
+    )
+    created_at: float = Field(default_factory=time.time, description="Unix time of creation.")
+
+    @model_validator(mode="after")
+    def _aligned(self) -> Self:
+        n = len(self.completion_ids)
+        if len(self.logprobs) != n or len(self.loss_mask) != n:
+            raise ValueError(
+                f"completion_ids ({n}), logprobs ({len(self.logprobs)}) and loss_mask "
+                f"({len(self.loss_mask)}) must have the same length"
+            )
+        return self
+
+
+class ChatMessage(_Model):
+    """One message of a conversation, as a chat template sees it."""
+
+    role: Literal["system", "user", "assistant", "tool"] = Field(description="Speaker.")
+    content: str = Field(description="Text (untrusted: model output is shown escaped).")
+
+
+class ToolCall(_Model):
+    """A tool a role called, with what came back."""
+
+    name: str = Field(description="Tool name, e.g. 'search' or 'python'.")
+    arguments: dict[str, JsonValue] = Field(default_factory=dict, description="Call arguments.")
+    result: str = Field("", description="What the tool returned, as the role saw it.")
+    error: str | None = Field(None, description="Why the call failed, if it did.")
+    duration_s: float = Field(0.0, ge=0, description="Wall time of the call.")
+
+
+class Turn(_Model):
+    """One step of one role inside an episode: its prompt, its answer, its tools."""
+
+    role: Role = Field(description="Who spoke.")
+    node: str = Field(description="Graph node that ran the step.")
+    messages: list[ChatMessage] = Field(description="The conversation the policy was given.")
+    completion: str = Field(description="What the policy wrote (decoded).")
+    parsed: JsonValue = Field(None, description="What the role's parser made of it, if anything.")
+    tool_calls: list[ToolCall] = Field(default_factory=list, description="Tools called.")
+    sample_id: str | None = Field(None, description="The Sample this call produced, if trained.")
+    prompt_tokens: int = Field(0, ge=0, description="Prompt length in tokens.")
+    completion_tokens: int = Field(0, ge=0, description="Completion length in tokens.")
+    policy_version: int = Field(0, ge=0, description="Weights version that answered.")
+    started_at: float = Field(0.0, description="Unix time the call started.")
+    duration_s: float = Field(0.0, ge=0, description="Wall time of the call.")
+
+
+class NodeTiming(_Model):
+    """One visit of a graph node, in the order the graph ran them."""
+
+    node: str = Field(description="Node name.")
+    started_at: float = Field(description="Unix time the node started.")
+    duration_s: float = Field(ge=0, description="Wall time spent in the node.")
+
+
+class Verdict(_Model):
+    """A checked judgement inside the episode (never trusted from the model)."""
+
+    role: Role = Field(description="Role whose output was judged.")
+    name: str = Field(description="What was checked, e.g. 'valid_proposal' or 'solved'.")
+    ok: bool = Field(description="Outcome.")
+    reason: str = Field("", description="Why, in words a person can act on.")
+    sample_id: str | None = Field(None, description="The judged Sample, if any.")
+
+
+class SampleReward(_Model):
+    """The reward the game's rules paid one sample, and why."""
+
+    sample_id: str = Field(description="Sample paid.")
+    role: Role = Field(description="Its role.")
+    group_id: str = Field(description="Its group.")
+    reward: float = Field(description="Reward.")
+    reason: str = Field("", description="Which rule paid it, e.g. '1 - solve rate 0.4'.")
+
+
+class Episode(_Message):
+    """Everything that happened in one episode, for the inspector and for debugging."""
+
+    kind: Literal["episode"] = "episode"
+    run: str = Field(description="Run name.")
+    game: str = Field(description="Game played.")
+    task: Task = Field(description="The task the episode was seeded with.")
+    worker: str = Field("", description="Worker that played it.")
+    policy_version: int = Field(0, ge=0, description="Weights version at the start.")
+    turns: list[Turn] = Field(default_factory=list, description="Every role step, in order.")
+    path: list[NodeTiming] = Field(default_factory=list, description="Graph nodes visited.")
+    verdicts: list[Verdict] = Field(default_factory=list, description="Checked outcomes.")
+    rewards: list[SampleReward] = Field(default_factory=list, description="Reward per sample.")
+    stats: dict[str, float] = Field(default_factory=dict, description="e.g. solve_rate.")
+    errors: list[str] = Field(default_factory=list, description="What went wrong, if anything.")
+    started_at: float = Field(default_factory=time.time, description="Unix time of the start.")
+    duration_s: float = Field(0.0, ge=0, description="Wall time of the whole episode.")
+
+
+class PolicyVersion(_Message):
+    """Announces new weights: where they are and what produced them."""
+
+    kind: Literal["policy_version"] = "policy_version"
+    run: str = Field(description="Run name.")
+    version: int = Field(ge=0, description="Monotonic version number; 0 is the initial model.")
+    step: int = Field(ge=0, description="Trainer optimizer steps taken.")
+    weights: str = Field(description="Object Store name of the weights (safetensors).")
+    format: Literal["full", "lora"] = Field("full", description="Full state dict or LoRA adapter.")
+    size_bytes: int = Field(0, ge=0, description="Size of the stored object.")
+    sha256: str = Field("", description="Hex digest of the stored object.")
+    created_at: float = Field(default_factory=time.time, description="Unix time of publication.")
+
+
+class Metric(_Message):
+    """A set of named numbers from one source at one step."""
+
+    kind: Literal["metric"] = "metric"
+    run: str = Field(description="Run name.")
+    source: str = Field(description="Who measured: 'trainer', 'worker-0', 'eval', ...")
+    step: int = Field(ge=0, description="Trainer step (or policy version) it refers to.")
+    values: dict[str, float] = Field(description="The figures, e.g. {'loss': 0.12}.")
+    time: float = Field(default_factory=time.time, description="Unix time of measurement.")
+
+
+class DeadLetter(_Message):
+    """A message a consumer could not read, kept with the reason and the original bytes."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+    )
+
+    kind: Literal["dead_letter"] = "dead_letter"
+    subject: str = Field(description="Subject the bad message arrived on.")
+    consumer: str = Field("", description="Consumer that rejected it.")
+    error: str = Field(description="Why it was rejected (decode or validation error).")
+    data: bytes = Field(description="The original payload, byte for byte (base64 in JSON).")
+    received_at: float = Field(default_factory=time.time, description="Unix time of rejection.")
+
+
+MessageKind = Literal["task", "sample", "episode", "policy_version", "metric", "dead_letter"]
+
+Message = Annotated[
+    Task | Sample | Episode | PolicyVersion | Metric | DeadLetter, Field(discriminator="kind")
+]
+"""Any bus message; validate with `message_adapter()`."""
+
+_ADAPTER: TypeAdapter[Any] | None = None
+
+
+def message_adapter() -> TypeAdapter[Any]:
+    """The TypeAdapter that validates any message by its `kind` (built once, on first use)."""
+    global _ADAPTER
+    if _ADAPTER is None:
+        _ADAPTER = TypeAdapter(Message)
+    return _ADAPTER

@@ -1,0 +1,41 @@
+"""`sparring schema`: the JSON Schema of every bus message, for clients in any language."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sparring.messages import (
+    SCHEMA_VERSION,
+    DeadLetter,
+    Episode,
+    Metric,
+    PolicyVersion,
+    Sample,
+    Task,
+)
+
+__all__ = ["write_schemas"]
+
+_MODELS = (Task, Sample, Episode, PolicyVersion, Metric, DeadLetter)
+
+
+def write_schemas(out_dir: Path) -> list[Path]:
+    """Write `<kind>.schema.json` for every message kind; returns the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for model in _MODELS:
+        kind = model.model_fields["kind"].default
+        schema = model.model_json_schema(mode="serialization")
+        schema["$id"] = f"sparring/{kind}/v{SCHEMA_VERSION}"
+        schema["description"] = (schema.get("description", "") + _WIRE_NOTE).strip()
+        path = out_dir / f"{kind}.schema.json"
+        path.write_text(json.dumps(schema, indent=2) + "\n")
+        written.append(path)
+    return written
+
+
+_WIRE_NOTE = (
+    "\n\nOn the bus, messages are msgpack maps with these fields; packed arrays and bytes are "
+    "msgpack bin values (base64 strings in JSON)."
+)

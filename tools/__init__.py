@@ -1,0 +1,3 @@
+"""Tools roles can call: answer matching, safe arithmetic, search, the Python sandbox."""
+
+__all__: list[str] = []
