@@ -15,15 +15,23 @@ __all__ = ["build_parser", "main"]
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _schema(args: argparse.Namespace) -> int:
-    from sparring.schema import write_schemas
+def _lazy(target: str) -> Handler:
+    """A handler that imports `module:function` only when its command runs (fast --help)."""
 
-    for path in write_schemas(Path(args.out)):
-        print(path)
-    return 0
+    def handler(args: argparse.Namespace) -> int:
+        import importlib
+
+        module, func = target.split(":")
+        result: int = getattr(importlib.import_module(module), func)(args)
+        return result
+
+    return handler
 
 
-def _add_schema(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+Sub = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def _add_schema(sub: Sub) -> None:
     p = sub.add_parser(
         "schema",
         help="write the JSON Schema of every bus message",
@@ -31,7 +39,110 @@ def _add_schema(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "client in any language can read sparring's streams.",
     )
     p.add_argument("out", nargs="?", default="schema", help="output folder (default: ./schema)")
-    p.set_defaults(handler=_schema)
+    p.set_defaults(handler=_lazy("sparring.schema:main"))
+
+
+def _add_bus_demo(sub: Sub) -> None:
+    p = sub.add_parser(
+        "bus-demo",
+        help="start an embedded NATS, stream samples through it, print throughput",
+        description="Start the embedded nats-server (or use --nats), publish N realistic Samples "
+        "through sparring's bus, consume and ack them, and print the rates.",
+    )
+    p.add_argument("--samples", type=int, default=20_000, help="samples to send (default 20000)")
+    p.add_argument("--tokens", type=int, default=1024, help="completion tokens per sample")
+    p.add_argument("--nats", metavar="URL", help="use this NATS server instead of an embedded one")
+    p.add_argument("--dir", type=Path, help="where the embedded server stores (default: a tmp dir)")
+    p.set_defaults(handler=_lazy("sparring.bus_demo:main"))
+
+
+def _add_init_model(sub: Sub) -> None:
+    p = sub.add_parser(
+        "init-model",
+        help="build the tiny offline model and tokenizer (optionally warmed up on a game)",
+        description="Build a tiny Qwen3 or Llama model with a locally trained byte-level BPE "
+        "tokenizer and a chat template, fully offline, into DIR; it loads with "
+        "from_pretrained like any real model. --warmup GAME runs a short supervised pass over "
+        "the game's demonstrations.",
+    )
+    p.add_argument("dir", type=Path, help="output folder")
+    p.add_argument("--arch", choices=["qwen3", "llama"], default="qwen3", help="architecture")
+    p.add_argument("--warmup", metavar="GAME", help="warm up on this game's demonstrations")
+    p.add_argument("--warmup-seconds", type=float, default=150.0, help="warm-up time budget")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.set_defaults(handler=_lazy("sparring.init_model:main"))
+
+
+def _add_run(sub: Sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run a live self-play loop: NATS, trainer and rollout workers in one command",
+        description="Play GAME (a built-in name, a path/to/game.py or module:attr) with N rollout "
+        "workers while the trainer updates the shared policy live. Writes metrics, plots and "
+        "checkpoints into the run directory; Ctrl-C stops cleanly; --resume continues.",
+    )
+    p.add_argument("game", nargs="?", default="arith", help="game to play (default: arith)")
+    p.add_argument("--config", type=Path, help="YAML or TOML config file")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set trainer.lr=1e-4 (repeatable)",
+    )
+    p.add_argument("--run-dir", type=Path, help="run directory (default: runs/<game>-<time>)")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a stopped run")
+    p.add_argument("--nats", metavar="URL", help="use this NATS server instead of an embedded one")
+    p.add_argument("--workers", type=int, help="rollout worker processes")
+    p.add_argument("--minutes", type=float, help="stop after this many minutes")
+    p.add_argument("--no-inspector", action="store_true", help="do not start the web inspector")
+    p.set_defaults(handler=_lazy("sparring.launcher:main"))
+
+
+def _add_games(sub: Sub) -> None:
+    p = sub.add_parser(
+        "games",
+        help="list the built-in games",
+        description="List the games sparring ships, with a line on each.",
+    )
+    p.set_defaults(handler=_lazy("sparring.gamecli:list_games"))
+
+
+def _add_graph(sub: Sub) -> None:
+    p = sub.add_parser(
+        "graph",
+        help="print a game's graph as Mermaid",
+        description="Print the LangGraph graph of GAME (a built-in name, a path/to/game.py or "
+        "module:attr) as a Mermaid diagram.",
+    )
+    p.add_argument("game", help="game to draw")
+    p.set_defaults(handler=_lazy("sparring.gamecli:print_graph"))
+
+
+def _add_inspect(sub: Sub) -> None:
+    p = sub.add_parser(
+        "inspect",
+        help="serve the live conversation viewer for a run",
+        description="Serve a web page on 127.0.0.1 that lists a run's episodes live and opens "
+        "each as a conversation: every role's messages, tool calls, verdicts and rewards.",
+    )
+    p.add_argument("run", nargs="?", type=Path, help="run directory (default: the newest)")
+    p.add_argument("--nats", metavar="URL", help="read from this NATS server")
+    p.add_argument("--port", type=int, default=8265, help="port (default 8265; 0 = any free)")
+    p.set_defaults(handler=_lazy("sparring.inspector.web:main"))
+
+
+def _add_tail(sub: Sub) -> None:
+    p = sub.add_parser(
+        "tail",
+        help="print a run's episodes in the terminal as they arrive",
+        description="Follow a run's episode stream and print each episode, with the same filters "
+        "as the inspector.",
+    )
+    p.add_argument("run", nargs="?", type=Path, help="run directory (default: the newest)")
+    p.add_argument("--nats", metavar="URL", help="read from this NATS server")
+    p.set_defaults(handler=_lazy("sparring.inspector.tail:main"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+_COMMANDS: list[Callable[[Sub], None]] = [
+    _add_run,
+    _add_init_model,
+    _add_games,
+    _add_graph,
+    _add_inspect,
+    _add_tail,
+    _add_bus_demo,
     _add_schema,
 ]
 

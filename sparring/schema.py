@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from sparring.messages import (
     Task,
 )
 
-__all__ = ["write_schemas"]
+__all__ = ["main", "write_schemas"]
 
 _MODELS = (Task, Sample, Episode, PolicyVersion, Metric, DeadLetter)
 
@@ -39,3 +40,10 @@ _WIRE_NOTE = (
     "\n\nOn the bus, messages are msgpack maps with these fields; packed arrays and bytes are "
     "msgpack bin values (base64 strings in JSON)."
 )
+
+
+def main(args: argparse.Namespace) -> int:
+    """`sparring schema OUT`."""
+    for path in write_schemas(Path(args.out)):
+        print(path)
+    return 0
