@@ -7,6 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sparring.errors import SparringError
 
@@ -28,7 +29,10 @@ def _lazy(target: str) -> Handler:
     return handler
 
 
-Sub = argparse._SubParsersAction[argparse.ArgumentParser]
+if TYPE_CHECKING:
+    Sub = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Sub = argparse._SubParsersAction
 
 
 def _add_schema(sub: Sub) -> None:
