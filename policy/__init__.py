@@ -7,6 +7,7 @@
 from sparring.policy.base import Generation, Policy, Prompt, SamplingParams
 from sparring.policy.scripted import ScriptedPolicy
 from sparring.policy.tiny import build_tiny_model, build_tiny_tokenizer, load_model
+from sparring.policy.transformers_backend import TransformersPolicy
 
 __all__ = [
     "Generation",
@@ -14,6 +15,7 @@ __all__ = [
     "Prompt",
     "SamplingParams",
     "ScriptedPolicy",
+    "TransformersPolicy",
     "build_tiny_model",
     "build_tiny_tokenizer",
     "load_model",

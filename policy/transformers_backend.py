@@ -1,0 +1,290 @@
+"""TransformersPolicy: the Policy protocol over a transformers causal LM, batched, hot-reloadable.
+
+    policy = TransformersPolicy.from_pretrained(model_dir)          # CPU float32 / CUDA bf16
+    gen = await policy.generate(messages, SamplingParams(max_new_tokens=32, stop=("\\n",)))
+    await policy.load_weights(safetensors_bytes, version=3)          # between batches
+
+Concurrent `generate` calls (one per episode) are merged by a `DynamicBatcher` into left-padded
+`model.generate` calls, one per group of equal (temperature, top_p); the blocking call runs in a
+worker thread so the event loop keeps serving episodes. Each request keeps its own
+`max_new_tokens` and stop strings through a per-row stopping criterion.
+
+Logprobs: the recorded logprob of a sampled token is log_softmax of the model's raw logits at
+temperature 1, before temperature, top-p or any other processor (what vLLM returns too, and what
+a trainer's forward pass recomputes, so importance ratios compare like with like). In float32
+they match a teacher-forced forward pass of the same tokens to ~1e-6.
+
+Finish: an EOS token ends a completion with finish_reason "stop" (the EOS is kept, with its
+logprob, so the model is trained to stop); a stop string cuts the completion after the first
+token that completes it ("stop", the string kept, token-aligned); reaching max_new_tokens gives
+"length". Generation.text is the kept ids decoded without special tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from sparring.errors import PolicyError
+from sparring.messages import ChatMessage
+from sparring.policy._batching import DynamicBatcher
+from sparring.policy._weights import apply_state, read_state
+from sparring.policy.base import Generation, Prompt, SamplingParams
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["TransformersPolicy"]
+
+
+@dataclass(frozen=True)
+class _Request:
+    prompt_ids: list[int]
+    params: SamplingParams
+
+
+@dataclass(frozen=True)
+class _Output:
+    """What one row of a batched generate produced, before cutting."""
+
+    ids: list[int]
+    logprobs: list[float]
+    version: int
+
+
+class TransformersPolicy:
+    """Serves one transformers causal LM to many concurrent episodes."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        version: int = 0,
+        max_batch: int = 64,
+        wait_s: float = 0.003,
+    ) -> None:
+        """`model` in eval mode on its device; `tokenizer` with a pad token and a chat template.
+
+        max_batch: most requests in one model.generate call. wait_s: how long the first request
+        of a batch waits for company (a few ms costs little next to a generate call).
+        """
+        if tokenizer.pad_token_id is None:
+            raise PolicyError("the tokenizer has no pad token: set tokenizer.pad_token first")
+        self.model = model
+        self.tokenizer = tokenizer
+        self._version = version
+        self._eos = _eos_ids(model, tokenizer)
+        self._batcher: DynamicBatcher[_Request, _Output] = DynamicBatcher(
+            self._run_group, key=_group_key, max_batch=max_batch, wait_s=wait_s
+        )
+        self._lock: asyncio.Lock | None = None
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        *,
+        device: str | None = None,
+        dtype: torch.dtype | None = None,
+        **kwargs: Any,
+    ) -> TransformersPolicy:
+        """Load a folder or hub id (see `load_model` for device and dtype defaults)."""
+        from sparring.policy.tiny import load_model
+
+        model, tokenizer = load_model(name_or_path, device, dtype)
+        return cls(model, tokenizer, **kwargs)
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    @property
+    def batches(self) -> int:
+        """model.generate calls made so far (fewer than calls when batching works)."""
+        return self._batcher.batches
+
+    def render(self, messages: Sequence[ChatMessage]) -> list[int]:
+        text = self.tokenizer.apply_chat_template(
+            [m.model_dump() for m in messages], tokenize=False, add_generation_prompt=True
+        )
+        return self.encode(text)
+
+    def encode(self, text: str) -> list[int]:
+        ids: list[int] = self.tokenizer.encode(text, add_special_tokens=False)
+        return ids
+
+    def decode(self, ids: Sequence[int]) -> str:
+        text: str = self.tokenizer.decode(list(ids), skip_special_tokens=True)
+        return text
+
+    async def generate(self, prompt: Prompt, params: SamplingParams) -> Generation:
+        if not prompt:
+            raise PolicyError("empty prompt: pass chat messages or at least one token id")
+        if isinstance(prompt[0], ChatMessage):
+            prompt_ids = self.render([m for m in prompt if isinstance(m, ChatMessage)])
+        else:
+            prompt_ids = [int(i) for i in prompt if not isinstance(i, ChatMessage)]
+        out = await self._batcher.submit(_Request(prompt_ids, params))
+        ids, logprobs, reason = self._cut(out.ids, out.logprobs, params)
+        return Generation(
+            prompt_ids=prompt_ids,
+            completion_ids=ids,
+            logprobs=logprobs,
+            text=self.decode(ids),
+            finish_reason=reason,
+            policy_version=out.version,
+        )
+
+    async def load_weights(
+        self, state: Mapping[str, torch.Tensor] | bytes | Path, version: int
+    ) -> None:
+        """Swap in new weights after the batch in flight; later batches carry `version`.
+
+        `state`: tensors by name, safetensors bytes, or a .safetensors file or folder. Calls
+        queued behind the swap run on the new weights; the batch in flight finishes on the old.
+        """
+        tensors = await asyncio.to_thread(read_state, state)
+        async with self._weights_lock():
+            await asyncio.to_thread(apply_state, self.model, tensors)
+            self._version = version
+
+    async def aclose(self) -> None:
+        """Stop the batching task (pending calls are cancelled)."""
+        await self._batcher.aclose()
+
+    def _weights_lock(self) -> asyncio.Lock:
+        # Created on first use so the lock belongs to the loop that serves the policy.
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    async def _run_group(self, group: list[_Request]) -> list[_Output]:
+        async with self._weights_lock():
+            version = self._version
+            rows = await asyncio.to_thread(self._generate_batch, group)
+        return [_Output(ids, lps, version) for ids, lps in rows]
+
+    def _generate_batch(self, group: list[_Request]) -> list[tuple[list[int], list[float]]]:
+        """One blocking model.generate over a group of equal sampling settings."""
+        import torch
+
+        pad = self.tokenizer.pad({"input_ids": [r.prompt_ids for r in group]}, return_tensors="pt")
+        device = self.model.device
+        input_ids = pad["input_ids"].to(device)  # (B, T) left-padded
+        kwargs: dict[str, Any] = {}
+        criterion = _RowStop.for_group(group, input_ids.shape[1], self.tokenizer)
+        if criterion is not None:
+            from transformers import StoppingCriteriaList
+
+            kwargs["stopping_criteria"] = StoppingCriteriaList([criterion])
+        with torch.no_grad():
+            out = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=pad["attention_mask"].to(device),
+                generation_config=self._generation_config(group),
+                **kwargs,
+            )
+        new = out.sequences[:, input_ids.shape[1] :]  # (B, N)
+        logits = torch.stack(out.logits, dim=1).float()  # (B, N, V) raw, temperature 1
+        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, new[..., None])[..., 0]
+        return list(zip(new.tolist(), logprobs.tolist(), strict=True))
+
+    def _generation_config(self, group: list[_Request]) -> Any:
+        from transformers import GenerationConfig
+
+        params = group[0].params
+        sampling: dict[str, Any] = (
+            {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
+            if params.temperature > 0
+            else {"do_sample": False}
+        )
+        return GenerationConfig(
+            max_new_tokens=max(r.params.max_new_tokens for r in group),
+            top_k=0,  # transformers defaults to top-k 50; SamplingParams has only top-p
+            eos_token_id=sorted(self._eos),
+            pad_token_id=self.tokenizer.pad_token_id,
+            output_logits=True,
+            return_dict_in_generate=True,
+            **sampling,
+        )
+
+    def _cut(
+        self, ids: list[int], logprobs: list[float], params: SamplingParams
+    ) -> tuple[list[int], list[float], Literal["stop", "length"]]:
+        """Where this row's completion ends: EOS, first stop string, or its own max_new_tokens."""
+        ids = ids[: params.max_new_tokens]
+        end, reason = len(ids), "length"
+        for i, t in enumerate(ids):
+            if t in self._eos:
+                end, reason = i + 1, "stop"
+                break
+        stop_end = _first_stop(ids[:end], params.stop, self.decode)
+        if stop_end is not None:
+            end, reason = stop_end, "stop"
+        return ids[:end], logprobs[:end], "stop" if reason == "stop" else "length"
+
+
+def _group_key(request: _Request) -> tuple[float, float]:
+    # transformers samples a whole batch with one temperature/top-p; everything else is per row.
+    p = request.params
+    return (p.temperature, p.top_p if p.temperature > 0 else 1.0)
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    eos = getattr(model.generation_config, "eos_token_id", None)
+    found = {eos} if isinstance(eos, int) else set(eos or ())
+    if tokenizer.eos_token_id is not None:
+        found.add(tokenizer.eos_token_id)
+    if not found:
+        raise PolicyError("neither the model nor the tokenizer names an EOS token")
+    return frozenset(found)
+
+
+def _first_stop(ids: list[int], stops: Sequence[str], decode: Any) -> int | None:
+    """Length of the shortest prefix of `ids` whose text contains a stop string, if any."""
+    if not stops or not any(s in decode(ids) for s in stops):
+        return None
+    # Containment only grows with the prefix, so bisect on the prefix length.
+    lo, hi = 1, len(ids)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if any(s in decode(ids[:mid]) for s in stops):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+class _RowStop:
+    """Stopping criterion that ends each row at its own max_new_tokens or stop string."""
+
+    def __init__(self, prompt_len: int, group: list[_Request], tokenizer: Any) -> None:
+        import torch
+
+        self.prompt_len = prompt_len
+        self.max_new = torch.tensor([r.params.max_new_tokens for r in group])  # (B,)
+        self.stops = [r.params.stop for r in group]
+        # Enough trailing tokens to hold any stop string (a byte-level token is >= 1/4 char).
+        self.tail = 4 * max((len(s) for r in group for s in r.params.stop), default=0) + 4
+        self.tokenizer = tokenizer
+
+    @classmethod
+    def for_group(cls, group: list[_Request], prompt_len: int, tokenizer: Any) -> _RowStop | None:
+        """None when every row stops at the batch's max_new_tokens and has no stop strings."""
+        uniform = len({r.params.max_new_tokens for r in group}) == 1
+        if uniform and not any(r.params.stop for r in group):
+            return None
+        return cls(prompt_len, group, tokenizer)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> Any:
+        new = input_ids[:, self.prompt_len :]  # (B, n)
+        done = (new.shape[1] >= self.max_new).to(input_ids.device)  # (B,)
+        for row, stops in enumerate(self.stops):
+            if stops and not done[row]:
+                text = self.tokenizer.decode(new[row, -self.tail :], skip_special_tokens=True)
+                done[row] = any(s in text for s in stops)
+        return done
