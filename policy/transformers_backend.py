@@ -128,6 +128,12 @@ class TransformersPolicy:
             prompt_ids = self.render([m for m in prompt if isinstance(m, ChatMessage)])
         else:
             prompt_ids = [int(i) for i in prompt if not isinstance(i, ChatMessage)]
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        if limit is not None and len(prompt_ids) + params.max_new_tokens > limit:
+            raise PolicyError(
+                f"prompt of {len(prompt_ids)} tokens + max_new_tokens {params.max_new_tokens} "
+                f"exceeds the model's {limit} positions: shorten the prompt or the budget"
+            )
         out = await self._batcher.submit(_Request(prompt_ids, params))
         ids, logprobs, reason = self._cut(out.ids, out.logprobs, params)
         return Generation(

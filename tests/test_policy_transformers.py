@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save, save_file
 
+from sparring.errors import PolicyError
 from sparring.messages import ChatMessage
 from sparring.policy import Policy, SamplingParams, TransformersPolicy, build_tiny_model
 
@@ -129,3 +130,12 @@ async def test_loaded_weights_change_answers_and_bump_the_version_after_the_call
     save_file(state, str(tmp_path / "w.safetensors"))
     await policy.load_weights(tmp_path / "w.safetensors", version=3)
     assert (await policy.generate(_ask(4), GREEDY)).policy_version == 3
+
+
+async def test_a_prompt_longer_than_the_model_allows_is_refused_with_a_policy_error(
+    policy: TransformersPolicy,
+) -> None:
+    with pytest.raises(PolicyError, match="shorten"):
+        await policy.generate([5] * 2040, SamplingParams(max_new_tokens=16))
+    with pytest.raises(PolicyError, match="empty prompt"):
+        await policy.generate([], GREEDY)
