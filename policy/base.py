@@ -39,7 +39,10 @@ class Generation(BaseModel):
 
     prompt_ids: list[int] = Field(description="Token ids the policy was fed.")
     completion_ids: list[int] = Field(description="Token ids it generated.")
-    logprobs: list[float] = Field(description="Logprob of each generated token (sampling dist.)")
+    logprobs: list[float] = Field(
+        description="Logprob of each generated token under the raw model distribution "
+        "(log_softmax of the logits at temperature 1, before top-p), as vLLM reports it."
+    )
     text: str = Field(description="The completion decoded.")
     finish_reason: Literal["stop", "length"] = Field(description="Why generation ended.")
     policy_version: int = Field(ge=0, description="Weights version that generated it.")
