@@ -1,3 +1,56 @@
-"""The roles (proposer, solver, verifier, judge, ...): plain async functions over a Policy."""
+"""The roles: plain async functions over a Policy, each with its prompt and strict parser.
 
-__all__: list[str] = []
+Each role returns a typed result holding the `Call` records of the policy calls it made; parsers
+are total (malformed output is an invalid result with a reason, never an exception). Which policy
+plays a role is the game's choice (`sparring.graphs.Policies`); these functions take any Policy.
+"""
+
+from sparring.roles.call import Call, CallRecorder, ask, parsed_json
+from sparring.roles.judge import (
+    JUDGE_PROMPT,
+    Judgement,
+    judge_messages,
+    judge_number,
+    judge_with_policy,
+    parse_judgement,
+)
+from sparring.roles.proposer import (
+    PROPOSER_PROMPT,
+    Proposal,
+    parse_proposal,
+    propose_expression,
+    proposer_messages,
+)
+from sparring.roles.solver import (
+    SOLVER_PROMPT,
+    Solution,
+    parse_solution,
+    solve_expression,
+    solver_messages,
+)
+from sparring.roles.verifier import Verification, verify_expression
+
+__all__ = [
+    "JUDGE_PROMPT",
+    "PROPOSER_PROMPT",
+    "SOLVER_PROMPT",
+    "Call",
+    "CallRecorder",
+    "Judgement",
+    "Proposal",
+    "Solution",
+    "Verification",
+    "ask",
+    "judge_messages",
+    "judge_number",
+    "judge_with_policy",
+    "parse_judgement",
+    "parse_proposal",
+    "parse_solution",
+    "parsed_json",
+    "propose_expression",
+    "proposer_messages",
+    "solve_expression",
+    "solver_messages",
+    "verify_expression",
+]

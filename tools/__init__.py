@@ -1,3 +1,6 @@
-"""Tools roles can call: answer matching, safe arithmetic, search, the Python sandbox."""
+"""Tools roles can call: safe arithmetic now; answer matching, search and the sandbox later."""
 
-__all__: list[str] = []
+from sparring.tools.arith import MAX_CHARS, Evaluation, evaluate, scratchpad
+from sparring.tools.errors import ExpressionError, ToolError
+
+__all__ = ["MAX_CHARS", "Evaluation", "ExpressionError", "ToolError", "evaluate", "scratchpad"]

@@ -1,0 +1,82 @@
+"""ArithConfig: every knob of the arith game, each with a default that works on two CPU cores."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sparring.policy.base import SamplingParams
+
+__all__ = ["ArithConfig", "ProposerReward"]
+
+ProposerReward = Literal["inverse_solve_rate", "absolute_zero", "learnability"]
+
+
+class ArithConfig(BaseModel):
+    """The arith game's section of the run config."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    n_solvers: int = Field(default=5, ge=1, description="Solver attempts per question (a group).")
+    min_difficulty: int = Field(default=1, ge=1, description="Fewest operations asked for.")
+    max_difficulty: int = Field(default=5, ge=1, le=20, description="Most operations asked for.")
+    proposer_reward: ProposerReward = Field(
+        default="absolute_zero",
+        description="Pay for a valid question with solve rate p: 'inverse_solve_rate' = 1 - p; "
+        "'absolute_zero' = 0 if p is 0 or 1, else 1 - p (Zhao et al. 2025, Absolute Zero, "
+        "arXiv:2505.03335: a question everyone or no one solves teaches nothing); "
+        "'learnability' = 4p(1 - p), 1 at p = 0.5.",
+    )
+    format_penalty: float = Field(
+        default=-0.5, description="Proposer reward for an invalid question (any failed check)."
+    )
+    curriculum: Literal["adaptive", "uniform"] = Field(
+        default="adaptive",
+        description="How the task source picks the difficulty: 'adaptive' weighs each level by "
+        "p(1 - p) of its recent solve rate (the frontier), 'uniform' ignores outcomes.",
+    )
+    curriculum_window: int = Field(
+        default=32, ge=1, description="Recent episodes per level that the solve rate is over."
+    )
+    curriculum_floor: float = Field(
+        default=0.02,
+        ge=0,
+        le=0.25,
+        description="Least weight of a level (p(1 - p) is at most 0.25), so a mastered level is "
+        "still visited and not forgotten.",
+    )
+    proposer: SamplingParams = Field(
+        default=SamplingParams(max_new_tokens=16), description="Proposer sampling."
+    )
+    solver: SamplingParams = Field(
+        default=SamplingParams(max_new_tokens=40), description="Solver sampling (eval's sampled)."
+    )
+    max_chars: int = Field(default=64, ge=1, description="Longest expression the verifier reads.")
+    eval_problems: int = Field(default=200, ge=1, description="Held-out problems per level.")
+    eval_seed: int = Field(default=20_250_101, description="Seed of the fixed held-out set.")
+    warmup_mix: dict[int, float] = Field(
+        default={1: 0.39, 2: 0.43, 3: 0.15, 4: 0.03},
+        description="Share of each difficulty among solver demonstrations: easy levels plus a "
+        "small share of the frontier (LEARNING.md study 3: 3-4% of d=4 is what RL can lift).",
+    )
+    warmup_proposer_share: float = Field(
+        default=0.2, ge=0, le=1, description="Share of demonstrations that teach the proposer."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.min_difficulty > self.max_difficulty:
+            raise ValueError(
+                f"min_difficulty {self.min_difficulty} > max_difficulty {self.max_difficulty}"
+            )
+        if not self.warmup_mix or any(w < 0 for w in self.warmup_mix.values()):
+            raise ValueError("warmup_mix needs at least one level and no negative share")
+        if any(d < 1 for d in self.warmup_mix) or sum(self.warmup_mix.values()) <= 0:
+            raise ValueError("warmup_mix levels must be >= 1 with a positive total share")
+        return self
+
+    @property
+    def levels(self) -> list[int]:
+        """The difficulties tasks are drawn from."""
+        return list(range(self.min_difficulty, self.max_difficulty + 1))

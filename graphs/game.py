@@ -1,0 +1,149 @@
+"""The game API: what a game is, and the rules it is scored by.
+
+A game is a LangGraph graph, a task source and reward rules, bundled in a `Game`:
+
+    game = Game(
+        name="mygame",
+        description="one line for `sparring games`",
+        config_model=MyConfig,          # frozen pydantic model, every field with a default
+        build=build,                    # (Policies, cfg) -> compiled StateGraph
+        start=start,                    # (Task, cfg) -> the graph's input state
+        score=score,                    # (final state, recorded calls, cfg) -> Scoring
+        task_source=MySource,           # (cfg, seed) -> TaskSource
+    )
+
+The node contract is LangGraph's: a node takes the state and returns a partial update. Nodes
+call roles (or the policy directly) with the policies `build` got from `Policies.for_role`, so
+every call is recorded for them. `score` pays calls by id (`Payout`); a call nobody pays is not
+trained. `play_episode` (episode.py) runs all of it and turns it into Samples and an Episode.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from sparring.errors import GameError
+from sparring.messages import ChatMessage, Task, Verdict
+from sparring.policy.base import Policy
+from sparring.roles.call import Call
+
+if TYPE_CHECKING:
+    from sparring.graphs.episode import EpisodeOutcome
+    from sparring.graphs.policies import Policies
+
+__all__ = ["Game", "Payout", "Scoring", "TaskSource"]
+
+
+class TaskSource(Protocol):
+    """Where a worker's tasks come from; it may adapt to the outcomes it observes."""
+
+    def next_params(self) -> dict[str, JsonValue]:
+        """The params of the next task (`Task.params`)."""
+        ...
+
+    def observe(self, outcome: EpisodeOutcome) -> None:
+        """Learn from a finished episode (an adaptive curriculum moves here)."""
+        ...
+
+
+class Payout(BaseModel):
+    """The reward the rules pay one recorded call."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    call_id: str = Field(description="The Call paid (its id becomes the Sample id).")
+    reward: float = Field(description="Reward.")
+    reason: str = Field(description="Which rule paid it, e.g. 'solved' or '1 - solve rate 0.4'.")
+    group: str = Field(
+        description="Key of the call's group in the episode: calls paid under the same key are "
+        "compared with each other (e.g. the n solver attempts at one question)."
+    )
+
+
+class Scoring(BaseModel):
+    """What a game's reward rules made of a finished episode."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    payouts: list[Payout] = Field(default=[], description="Calls to train, with rewards.")
+    verdicts: list[Verdict] = Field(default=[], description="Checked outcomes, for the record.")
+    stats: dict[str, float] = Field(default={}, description="Per-episode figures (averaged).")
+
+
+Build = Callable[["Policies", Any], Any]
+Start = Callable[[Task, Any], dict[str, Any]]
+Score = Callable[[dict[str, Any], Sequence[Call], Any], Scoring]
+MakeSource = Callable[[Any, int], TaskSource]
+Evaluate = Callable[[Policy, Any], Awaitable[dict[str, float]]]
+Demonstrate = Callable[[random.Random, Any], tuple[list[ChatMessage], str]]
+
+
+def _params_as_state(task: Task, cfg: Any) -> dict[str, Any]:
+    return dict(task.params)
+
+
+class Game:
+    """A game: its graph builder, task source, reward rules and optional evaluation."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        description: str,
+        config_model: type[BaseModel],
+        build: Build,
+        score: Score,
+        task_source: MakeSource,
+        start: Start = _params_as_state,
+        evaluate: Evaluate | None = None,
+        demonstrations: Demonstrate | None = None,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.config_model = config_model
+        self._build, self._score, self._source, self._start = build, score, task_source, start
+        self._evaluate, self._demonstrations = evaluate, demonstrations
+
+    def __repr__(self) -> str:
+        return f"Game({self.name!r})"
+
+    def build(self, policies: Policies, cfg: Any) -> Any:
+        """The compiled graph, built once and reused for many concurrent episodes."""
+        graph = self._build(policies, cfg)
+        if not callable(getattr(graph, "astream", None)):
+            raise GameError(
+                f"game {self.name!r}: build returned {type(graph).__name__}, not a compiled "
+                "graph; return StateGraph(...).compile()"
+            )
+        return graph
+
+    def start(self, task: Task, cfg: Any) -> dict[str, Any]:
+        """The graph's input state for `task`."""
+        return self._start(task, cfg)
+
+    def score(self, state: dict[str, Any], calls: Sequence[Call], cfg: Any) -> Scoring:
+        """The reward rules, over the final state and every recorded call."""
+        return self._score(state, calls, cfg)
+
+    def task_source(self, cfg: Any, seed: int = 0) -> TaskSource:
+        """A fresh task source (each worker has its own, seeded differently)."""
+        return self._source(cfg, seed)
+
+    async def evaluate(self, policy: Policy, cfg: Any) -> dict[str, float]:
+        """Held-out figures of `policy` (e.g. solver accuracy per difficulty)."""
+        if self._evaluate is None:
+            raise GameError(f"game {self.name!r} has no held-out evaluation; run without eval")
+        return await self._evaluate(policy, cfg)
+
+    def demonstrations(self, rng: random.Random, cfg: Any) -> tuple[list[ChatMessage], str]:
+        """One supervised warm-up example: a prompt and the completion to learn."""
+        if self._demonstrations is None:
+            raise GameError(
+                f"game {self.name!r} has no demonstrations to warm up on; start from a model "
+                "that already knows the answer format, or set warm-up to 0 seconds"
+            )
+        return self._demonstrations(rng, cfg)
