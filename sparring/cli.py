@@ -134,7 +134,21 @@ def _add_inspect(sub: Sub) -> None:
     p.add_argument("run", nargs="?", type=Path, help="run directory (default: the newest)")
     p.add_argument("--nats", metavar="URL", help="read from this NATS server")
     p.add_argument("--port", type=int, default=8265, help="port (default 8265; 0 = any free)")
+    _add_episode_filters(p)
     p.set_defaults(handler=_lazy("sparring.inspector.web:main"))
+
+
+def _add_episode_filters(p: argparse.ArgumentParser) -> None:
+    """The episode filters `inspect` and `tail` share (read by sparring.inspector.filters)."""
+    g = p.add_argument_group("filters")
+    g.add_argument("--game", help="only this game")
+    roles = ["proposer", "solver", "verifier", "judge", "planner", "refiner"]
+    g.add_argument("--role", choices=roles, help="only episodes where this role spoke")
+    g.add_argument("--min-reward", type=float, help="some (role's) reward >= this")
+    g.add_argument("--max-reward", type=float, help="some (role's) reward <= this")
+    g.add_argument("--version", type=int, help="only this policy version")
+    g.add_argument("--verdict", choices=["valid", "invalid", "solved", "unsolved"])
+    g.add_argument("--search", metavar="TEXT", help="text anywhere in the episode")
 
 
 def _add_tail(sub: Sub) -> None:
@@ -146,6 +160,7 @@ def _add_tail(sub: Sub) -> None:
     )
     p.add_argument("run", nargs="?", type=Path, help="run directory (default: the newest)")
     p.add_argument("--nats", metavar="URL", help="read from this NATS server")
+    _add_episode_filters(p)
     p.set_defaults(handler=_lazy("sparring.inspector.tail:main"))
 
 

@@ -29,15 +29,15 @@ async def _get(url: str, path: str, host: str | None = None) -> tuple[int, dict[
     return int(lines[0].split()[1]), headers, body
 
 
-async def _events(url: str, query: str, until: int, timeout: float = 10.0) -> list[dict]:
-    """Read the SSE stream until `until` episode events came (or the timeout)."""
+async def _events(url: str, query: str, until: int) -> list[dict]:
+    """Read the SSE stream until `until` episode events came (10 s at most)."""
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     writer.write(f"GET /api/stream?{query} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
     events: list[dict] = []
     name = ""
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(10):
             while sum(e["event"] == "episode" for e in events) < until:
                 line = (await reader.readline()).decode().rstrip("\n")
                 if line.startswith("event: "):
