@@ -92,5 +92,6 @@ def _find_game(module: ModuleType, where: str) -> Game:
 
 def _checked(obj: object, spec: str) -> Game:
     if not isinstance(obj, Game):
-        raise GameError(f"{spec!r} is a {type(obj).__name__}, not a sparring.graphs.Game")
+        what = f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__}"
+        raise GameError(f"{spec!r} is not a sparring.graphs.Game but {what}")
     return obj
