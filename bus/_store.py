@@ -1,0 +1,124 @@
+"""The run's KV bucket (the current policy version) and Object Store (weights).
+
+Weights are written in chunks of `object_chunk_bytes` (capped below the server's max_payload)
+and read back with `writeinto`: nats-py's plain `get()` grows its buffer chunk by chunk and is
+quadratic (seconds for 50 MB). The policy version is one KV key whose watchers see every update.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+from nats.js import api
+from pydantic import BaseModel, ConfigDict, Field
+
+from sparring.bus._codec import decode, encode
+from sparring.bus._names import POLICY_KEY, RunNames
+from sparring.bus.config import BusConfig
+from sparring.bus.errors import ObjectNotFoundError, SetupError
+from sparring.errors import MessageError
+from sparring.messages import PolicyVersion
+
+__all__ = ["ObjectInfo", "Store"]
+
+log = logging.getLogger(__name__)
+
+
+class ObjectInfo(BaseModel):
+    """What the Object Store holds under a name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(description="Object name within the run's weights bucket.")
+    size: int = Field(ge=0, description="Size in bytes.")
+    sha256: str = Field(description="Hex SHA-256 of the bytes.")
+
+
+class Store:
+    """KV and Object Store of one run."""
+
+    def __init__(self, js: Any, names: RunNames, config: BusConfig) -> None:
+        self._js = js
+        self._names = names
+        self._config = config
+        self._kv: Any = None
+        self._obs: Any = None
+
+    async def setup(self) -> None:
+        n, c = self._names, self._config
+        try:
+            self._kv = await self._js.create_key_value(
+                bucket=n.policy_bucket,
+                history=8,
+                storage=api.StorageType.FILE,
+                replicas=c.replicas,
+            )
+            self._obs = await self._js.create_object_store(
+                bucket=n.weights_bucket, storage=api.StorageType.FILE, replicas=c.replicas
+            )
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise SetupError(f"the KV and Object Store of run {n.run!r}", str(e)) from e
+
+    async def destroy(self) -> None:
+        for delete, bucket in (
+            (self._js.delete_key_value, self._names.policy_bucket),
+            (self._js.delete_object_store, self._names.weights_bucket),
+        ):
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await delete(bucket)
+
+    async def put_object(self, name: str, data: bytes) -> ObjectInfo:
+        # A chunk is one JetStream message: it must fit the server's max_payload with headers.
+        max_payload = int(self._js._nc.max_payload)
+        chunk = max(1024, min(self._config.object_chunk_bytes, max_payload - 16 * 1024))
+        meta = api.ObjectMeta(name=name, options=api.ObjectMetaOptions(max_chunk_size=chunk))
+        await self._obs.put(name, data, meta=meta)
+        return ObjectInfo(name=name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+    async def get_object(self, name: str) -> bytes:
+        buf = io.BytesIO()
+        try:
+            await self._obs.get(name, writeinto=buf)
+        except nats.js.errors.ObjectNotFoundError as e:
+            raise ObjectNotFoundError(name, self._names.weights_bucket) from e
+        except nats.js.errors.NotFoundError as e:
+            raise ObjectNotFoundError(name, self._names.weights_bucket) from e
+        return buf.getvalue()
+
+    async def set_policy(self, pv: PolicyVersion) -> None:
+        await self._kv.put(POLICY_KEY, encode(pv))
+
+    async def get_policy(self) -> PolicyVersion | None:
+        try:
+            entry = await self._kv.get(POLICY_KEY)
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        return self._read(entry)
+
+    async def watch_policy(self) -> AsyncIterator[PolicyVersion]:
+        watcher = await self._kv.watch(POLICY_KEY)
+        try:
+            async for entry in watcher:
+                if entry is None:  # end of the initial values: nothing more to replay
+                    continue
+                pv = self._read(entry)
+                if pv is not None:
+                    yield pv
+        finally:
+            await watcher.stop()
+
+    def _read(self, entry: Any) -> PolicyVersion | None:
+        if entry.value is None or entry.operation is not None:
+            return None  # a delete or purge marker
+        try:
+            return decode(entry.value, PolicyVersion)
+        except MessageError as e:
+            log.warning("ignoring an unreadable policy version in the KV: %s", e.reason)
+            return None
