@@ -19,6 +19,7 @@ import shutil
 import signal
 import sysconfig
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -48,11 +49,18 @@ class EmbeddedServer:
     """One nats-server process with JetStream, storing under `store_dir`."""
 
     def __init__(
-        self, store_dir: Path | str, port: int = 0, max_payload_bytes: int = 8 * MiB
+        self,
+        store_dir: Path | str,
+        port: int = 0,
+        max_payload_bytes: int = 8 * MiB,
+        extra_config: Mapping[str, object] | None = None,
     ) -> None:
+        """`extra_config` adds nats-server config blocks, e.g. {"authorization": {"token": t}}
+        or {"tls": {"cert_file": ..., "key_file": ...}} when other machines will connect."""
         self.store_dir = Path(store_dir)
         self.port = port
         self.max_payload_bytes = max_payload_bytes
+        self.extra_config = dict(extra_config or {})
         self.monitor_port = 0
         self._proc: asyncio.subprocess.Process | None = None
 
@@ -132,6 +140,7 @@ class EmbeddedServer:
             "max_pending": max(64 * MiB, 2 * self.max_payload_bytes),
             "log_file": str(self.log_file),
             "jetstream": {"store_dir": str(self.store_dir / "jetstream")},
+            **self.extra_config,
         }
         conf.write_text(_to_conf(settings))
         return conf
@@ -178,11 +187,11 @@ async def _healthy(monitor_port: int) -> bool:
         writer.close()
 
 
-def _to_conf(settings: dict[str, object], indent: str = "") -> str:
+def _to_conf(settings: Mapping[str, object], indent: str = "") -> str:
     """nats-server config syntax (JSON-like: `key: value`, nested blocks in braces)."""
     lines = []
     for key, value in settings.items():
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             lines.append(f"{indent}{key} {{\n{_to_conf(value, indent + '  ')}{indent}}}")
         else:
             lines.append(f"{indent}{key}: {json.dumps(value)}")
