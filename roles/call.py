@@ -55,7 +55,7 @@ class CallRecorder(Protocol):
 
 
 def parsed_json(result: BaseModel) -> JsonValue:
-    """A role result as JSON for the episode record (its calls and raw text, kept elsewhere, left out)."""
+    """A role result as JSON for the episode record (its calls and raw text are kept elsewhere)."""
     data: JsonValue = result.model_dump(mode="json", exclude={"calls", "text"})
     return data
 

@@ -22,7 +22,7 @@ __all__ = ["SOLVER_PROMPT", "Solution", "parse_solution", "solve_expression", "s
 SOLVER_PROMPT = "compute {expression}"
 """User message of the solver."""
 
-_STEP = r"\d[+-]\d=\d"
+_STEP = r"[0-9][+-][0-9]=[0-9]"  # ASCII: \d also matches other scripts' digits
 _SCRATCHPAD = re.compile(rf"{_STEP}(?:,{_STEP})*")
 _MAX_CHARS = 256  # longer than any honest scratchpad; keeps the regex cheap on junk
 

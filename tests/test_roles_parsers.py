@@ -75,7 +75,18 @@ def test_a_scratchpad_answer_is_its_last_number() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "7", "5+4=9 9-2=7", "5+4=9,", "5+4=19", "the answer is 7", "5*4=0", "5+4=9,,"]
+    "text",
+    [
+        "",
+        "7",
+        "5+4=9 9-2=7",
+        "5+4=9,",
+        "5+4=19",
+        "the answer is 7",
+        "5*4=0",
+        "5+4=9,,",
+        "5+4=\u0669",
+    ],
 )
 def test_a_malformed_scratchpad_is_invalid_with_a_reason(text: str) -> None:
     solution = parse_solution(text)

@@ -58,7 +58,7 @@ def rules(cfg: GuessConfig) -> ChatMessage:
 
 def feedback(guess: str, secret: int, cfg: GuessConfig) -> str:
     """The check's answer to one guess (strict: a bare integer in range, or "invalid")."""
-    if not re.fullmatch(r"\d{1,6}", guess.strip()):
+    if not re.fullmatch(r"[0-9]{1,6}", guess.strip()):
         return "invalid"
     value = int(guess)
     if not cfg.low <= value <= cfg.high:
