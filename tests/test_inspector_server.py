@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,7 +15,7 @@ from sparring.bus import Bus, EmbeddedServer
 from sparring.inspector import PortInUseError, serve_inspector
 from sparring.inspector.errors import RunNotFoundError
 from sparring.inspector.examples import example_episode
-from sparring.inspector.source import open_run, run_name
+from sparring.inspector.source import newest_run, open_run, run_name
 
 
 async def _get(url: str, path: str, host: str | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -147,3 +148,14 @@ async def test_a_directory_without_a_store_says_what_to_pass(tmp_path: Path) -> 
     with pytest.raises(RunNotFoundError, match="--nats"):
         async with open_run(tmp_path, None):
             pass
+
+
+def test_the_newest_run_directory_is_the_default(tmp_path: Path) -> None:
+    old, new = tmp_path / "arith-old", tmp_path / "arith-new"
+    old.mkdir()
+    new.mkdir()
+    os.utime(old, (1, 1))
+    assert newest_run(tmp_path) == new
+    assert run_name(new) == "arith-new"  # no config.yaml: the directory's name
+    with pytest.raises(RunNotFoundError, match="pass RUN"):
+        newest_run(tmp_path / "none")
