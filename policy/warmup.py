@@ -1,0 +1,235 @@
+"""Supervised warm-up: teach a fresh model a game's answer format before self-play starts.
+
+RL can only sharpen what the policy sometimes gets right: a group of attempts that all fail
+carries no signal (LEARNING.md, study 1). So a run starts from a model that has seen worked
+examples of the easy levels and a small share of the frontier level. `warm_up` is that pass:
+
+    report = warm_up(model_dir, examples, seconds=150)
+
+`examples` is either a finite collection of (chat messages, assistant completion) pairs, cycled
+in a fresh shuffled order each epoch, or a function drawing one pair from a `random.Random`
+(an endless task generator). The loss is cross-entropy on the completion tokens and the
+end-of-turn token only (the prompt is given, not learned), with label smoothing so the model
+stays unsure enough to explore in RL. It trains for a wall-clock budget, because that is what a
+user waits for; `max_steps` caps the steps too, which makes a run reproducible on a shared CPU
+(how far the model gets depends on the steps, not the seconds). Then it saves the weights back
+into `model_dir` with `save_pretrained`, so any loader (and the trainer) picks them up.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from sparring.errors import ConfigError, PolicyError
+from sparring.messages import ChatMessage
+
+__all__ = ["Example", "ExampleSource", "WarmupReport", "warm_up"]
+
+Example = tuple[list[ChatMessage], str]
+"""A prompt as chat messages, and the assistant completion to learn for it."""
+
+ExampleSource = Iterable[Example] | Callable[[random.Random], Example]
+"""A finite set of examples (cycled) or a function that draws one from a seeded generator."""
+
+_IGNORE = -100  # label value cross_entropy skips: prompt and padding positions
+_TAIL = 10  # the reported final loss is the mean of this many last steps (one step is noisy)
+
+
+class WarmupReport(BaseModel):
+    """What a warm-up pass did."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steps: int = Field(ge=0, description="Optimizer steps taken.")
+    examples_seen: int = Field(ge=0, description="Examples trained on (steps x batch size).")
+    first_loss: float = Field(description="Loss of the first step (nan if no step was taken).")
+    final_loss: float = Field(description=f"Mean loss of the last {_TAIL} steps (or fewer).")
+    seconds: float = Field(ge=0, description="Wall time spent training, saving excluded.")
+
+
+def warm_up(
+    model_dir: Path,
+    examples: ExampleSource,
+    seconds: float,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    label_smoothing: float = 0.1,
+    seed: int = 0,
+    progress: bool = True,
+    max_steps: int | None = None,
+) -> WarmupReport:
+    """Train the model in `model_dir` on `examples` for `seconds` of wall time, then save it.
+
+    Stops early after `max_steps` optimizer steps when given. The step in flight when the time
+    runs out is finished, so the pass takes at least one step. Runs on CUDA when present
+    (float32: the model is small and the weights are saved as loaded).
+    """
+    _check_arguments(seconds, lr, batch_size, label_smoothing, max_steps)
+    tokenizer, model = _load(model_dir)
+    end_id = _end_of_turn_id(tokenizer, model)
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    batches = _batches(examples, rng, batch_size, lambda ex: _encode(tokenizer, ex, end_id))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else end_id
+    device = next(model.parameters()).device
+    losses: list[float] = []
+    model.train()
+    start = time.monotonic()
+    with _Bar(progress) as bar:
+        while not losses or (time.monotonic() - start < seconds and len(losses) != max_steps):
+            input_ids, labels, attention = _collate(next(batches), pad_id, device)
+            logits = model(input_ids=input_ids, attention_mask=attention).logits  # (B, T, V)
+            loss = F.cross_entropy(
+                logits[:, :-1].flatten(0, 1).float(),
+                labels[:, 1:].flatten(),
+                ignore_index=_IGNORE,
+                label_smoothing=label_smoothing,
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            done = (time.monotonic() - start) / seconds
+            bar.update(max(done, len(losses) / (max_steps or math.inf)), losses[-1])
+    elapsed = time.monotonic() - start
+    model.eval()
+    model.save_pretrained(model_dir)
+    return WarmupReport(
+        steps=len(losses),
+        examples_seen=len(losses) * batch_size,
+        first_loss=losses[0],
+        final_loss=sum(losses[-_TAIL:]) / len(losses[-_TAIL:]),
+        seconds=elapsed,
+    )
+
+
+def _check_arguments(
+    seconds: float, lr: float, batch_size: int, label_smoothing: float, max_steps: int | None
+) -> None:
+    if not seconds > 0:
+        raise ConfigError("seconds", f"is {seconds}; give the warm-up a positive time budget")
+    if not lr > 0:
+        raise ConfigError("lr", f"is {lr}; use a positive learning rate such as 1e-3")
+    if batch_size < 1:
+        raise ConfigError("batch_size", f"is {batch_size}; use at least 1 (64 is the default)")
+    if not 0 <= label_smoothing < 1:
+        raise ConfigError("label_smoothing", f"is {label_smoothing}; use a value in [0, 1)")
+    if max_steps is not None and max_steps < 1:
+        raise ConfigError("max_steps", f"is {max_steps}; use at least 1, or None for no cap")
+
+
+def _load(model_dir: Path) -> tuple[Any, Any]:
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    except (OSError, ValueError) as e:
+        raise PolicyError(
+            f"cannot load a model and tokenizer from {model_dir}: {e}; build one first with "
+            "`sparring init-model DIR` or point at a folder saved with save_pretrained"
+        ) from e
+    if tokenizer.chat_template is None:
+        raise PolicyError(f"the tokenizer in {model_dir} has no chat template; save one with it")
+    return tokenizer, model.to("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _end_of_turn_id(tokenizer: Any, model: Any) -> int:
+    # The token generation stops at: learning to emit it is what makes answers end cleanly.
+    eos = model.generation_config.eos_token_id
+    if isinstance(eos, list):
+        eos = eos[0] if eos else None
+    eos = eos if eos is not None else tokenizer.eos_token_id
+    if eos is None:
+        raise PolicyError("the model has no eos_token_id; set it in its generation_config")
+    return int(eos)
+
+
+def _encode(tokenizer: Any, example: Example, end_id: int) -> tuple[list[int], int]:
+    """Token ids of prompt + completion + end of turn, and the prompt's length."""
+    messages, completion = example
+    # Same ids a policy feeds at generation time: the rendered prompt, then the raw completion.
+    prompt = tokenizer.apply_chat_template(
+        [m.model_dump() for m in messages],
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=False,
+    )
+    answer = tokenizer.encode(completion, add_special_tokens=False)
+    return [*prompt, *answer, end_id], len(prompt)
+
+
+def _batches(
+    examples: ExampleSource,
+    rng: random.Random,
+    batch_size: int,
+    encode: Callable[[Example], tuple[list[int], int]],
+) -> Iterator[list[tuple[list[int], int]]]:
+    if callable(examples):
+        draw = examples
+        while True:
+            yield [encode(draw(rng)) for _ in range(batch_size)]
+    encoded = [encode(ex) for ex in examples]  # encoded once: a finite set is seen many times
+    if not encoded:
+        raise ConfigError("examples", "is empty; give at least one (messages, completion) pair")
+    order: list[int] = []
+    while True:
+        batch = []
+        for _ in range(batch_size):
+            if not order:
+                order = rng.sample(range(len(encoded)), len(encoded))
+            batch.append(encoded[order.pop()])
+        yield batch
+
+
+def _collate(
+    batch: Sequence[tuple[list[int], int]], pad_id: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded input ids, labels (-100 off the completion) and attention mask, each (B, T)."""
+    width = max(len(ids) for ids, _ in batch)
+    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), _IGNORE, dtype=torch.long)
+    attention = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, (ids, n_prompt) in enumerate(batch):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        labels[row, n_prompt : len(ids)] = torch.tensor(ids[n_prompt:])
+        attention[row, : len(ids)] = 1
+    return input_ids.to(device), labels.to(device), attention.to(device)
+
+
+class _Bar:
+    """A rich progress bar over the budget (time or steps) with the loss, or nothing."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._progress: Progress | None = None
+        if enabled:
+            self._progress = Progress(
+                TextColumn("warm-up"),
+                BarColumn(),
+                TextColumn("loss {task.fields[loss]:.3f}"),
+                TimeRemainingColumn(),
+            )
+            self._task = self._progress.add_task("warm-up", total=1.0, loss=math.nan)
+
+    def __enter__(self) -> _Bar:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def update(self, fraction_done: float, loss: float) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=min(fraction_done, 1.0), loss=loss)

@@ -1,0 +1,90 @@
+"""The supervised warm-up on the real tiny model: it learns, it saves, and it refuses bad input."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from sparring.errors import ConfigError, PolicyError
+from sparring.messages import ChatMessage
+from sparring.policy.tiny import build_tiny_model
+from sparring.policy.warmup import Example, warm_up
+
+MEMORISED: list[Example] = [
+    ([ChatMessage(role="user", content=f"compute {e}")], pad)
+    for e, pad in [("3+4-2", "3+4=7,7-2=5"), ("5+8", "5+8=3"), ("9-9+1", "9-9=0,0+1=1")]
+]
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    torch.set_num_threads(1)  # two cores shared by the whole suite: more threads only thrash
+    return build_tiny_model(tmp_path / "tiny")
+
+
+def _greedy(model_dir: Path, messages: list[ChatMessage]) -> str:
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    enc = tokenizer.apply_chat_template(
+        [m.model_dump() for m in messages],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
+    out = model.generate(**enc, max_new_tokens=16, do_sample=False)
+    return str(tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True))
+
+
+def test_warm_up_memorises_a_tiny_set_and_the_saved_model_reproduces_it(tiny: Path) -> None:
+    before = [_greedy(tiny, messages) for messages, _ in MEMORISED]
+    # A step cap, not a time budget, decides how far it gets: the CPU is shared.
+    report = warm_up(tiny, MEMORISED, seconds=120, batch_size=16, progress=False, max_steps=150)
+
+    assert report.steps == 150
+    assert report.examples_seen == 150 * 16
+    # With label smoothing 0.1 the loss floors near 1, not 0: halving it is memorising.
+    assert report.final_loss < report.first_loss / 2
+    after = [_greedy(tiny, messages) for messages, _ in MEMORISED]
+    assert after == [completion for _, completion in MEMORISED], (before, after)
+
+
+def test_a_generator_is_drawn_from_once_per_example_with_the_seeded_rng(tiny: Path) -> None:
+    draws: list[int] = []
+
+    def draw(rng: random.Random) -> Example:
+        a = rng.randint(0, 9)
+        draws.append(a)
+        return [ChatMessage(role="user", content=f"compute {a}+1")], f"{a}+1={(a + 1) % 10}"
+
+    report = warm_up(tiny, draw, seconds=0.01, batch_size=4, progress=False)
+    first = list(draws)
+    draws.clear()
+    warm_up(tiny, draw, seconds=0.01, batch_size=4, progress=False)
+
+    assert report.steps >= 1
+    assert len(first) == report.examples_seen
+    assert draws[:4] == first[:4]  # same seed, same examples
+
+
+def test_a_budget_that_is_not_positive_is_refused_before_loading(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="seconds"):
+        warm_up(tmp_path, MEMORISED, seconds=0)
+
+
+def test_a_step_cap_below_one_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="max_steps"):
+        warm_up(tmp_path, MEMORISED, seconds=1, max_steps=0)
+
+
+def test_an_empty_example_set_is_refused(tiny: Path) -> None:
+    with pytest.raises(ConfigError, match="examples"):
+        warm_up(tiny, [], seconds=1, progress=False)
+
+
+def test_a_folder_without_a_model_gets_a_policy_error_saying_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="init-model"):
+        warm_up(tmp_path, MEMORISED, seconds=1, progress=False)
