@@ -1,0 +1,133 @@
+"""The streaming loop against a real nats-server: publish, drop, count, and the weights it ships."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from test_trainer_support import build_model_dir, group, make_sample
+from transformers import AutoModelForCausalLM
+
+from sparring.bus import Bus
+from sparring.messages import Role, Sample
+from sparring.trainer import Trainer, TrainerConfig, load_weights_bytes
+from sparring.trainer.model import trained_state
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.set_num_threads(2)
+    return build_model_dir(tmp_path_factory.mktemp("tiny"))
+
+
+async def _until(check: Callable[[], bool], limit_s: float = 15.0) -> None:
+    for _ in range(int(limit_s / 0.02)):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"not reached within {limit_s} s")
+
+
+def _ledger_ids(run_dir: Path) -> list[str]:
+    path = run_dir / "trained.jsonl"
+    if not path.exists():
+        return []
+    return [i for line in path.read_text().splitlines() for i in json.loads(line)["sample_ids"]]
+
+
+def _samples(run: str, gid: str, rewards: list[float], **kw: object) -> list[Sample]:
+    return group(gid, rewards, run=run, **kw)
+
+
+async def test_after_a_step_the_published_weights_load_into_a_fresh_model_and_equal_the_trainers(
+    bus: Bus, model_dir: Path, tmp_path: Path
+) -> None:
+    config = TrainerConfig(device="cpu", batch_groups=1, lr=1e-3)
+    trainer = Trainer(config, model_dir, tmp_path, bus)
+    stop = asyncio.Event()
+    task = asyncio.create_task(trainer.run(stop))
+    await bus.publish_many(_samples(bus.run, "g1", [1.0, 0.0, 0.5]))
+
+    async def version() -> int:
+        pv = await bus.get_policy()
+        return pv.version if pv is not None else 0
+
+    for _ in range(400):
+        if await version() >= 1:
+            break
+        await asyncio.sleep(0.05)
+    pv = await bus.get_policy()
+    assert pv is not None and pv.step == 1 and pv.format == "full"
+    fresh = AutoModelForCausalLM.from_pretrained(model_dir)
+    load_weights_bytes(fresh, await bus.get_object(pv.weights))
+    stop.set()
+    state = await task
+    assert state.step == 1
+    original = AutoModelForCausalLM.from_pretrained(model_dir).state_dict()
+    trained = trained_state(trainer.model)
+    for name, tensor in fresh.state_dict().items():
+        assert torch.equal(tensor, trained[name]), name
+    assert any(not torch.equal(original[k], trained[k]) for k in original)  # it did learn
+    metrics = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[0]["step"] == 1 and metrics[0]["samples"] == 3
+    for key in ("loss", "kl", "entropy", "clip_frac", "staleness_max", "tokens_per_s"):
+        assert key in metrics[0]
+    assert metrics[0]["reward/solver"] == pytest.approx(0.5)
+
+
+async def test_stale_all_equal_unrewarded_and_incomplete_samples_are_dropped_and_counted(
+    bus: Bus, model_dir: Path, tmp_path: Path
+) -> None:
+    config = TrainerConfig(
+        device="cpu", batch_groups=1, max_staleness=0, group_timeout_s=0.6, checkpoint_every=1
+    )
+    trainer = Trainer(config, model_dir, tmp_path, bus)
+    stop = asyncio.Event()
+    task = asyncio.create_task(trainer.run(stop))
+    first = _samples(bus.run, "first", [1.0, 0.0])
+    await bus.publish_many(first)
+    await _until(lambda: trainer.state.version == 1)  # step 1 published version 1
+
+    stale = _samples(bus.run, "stale", [1.0, 0.0], version=0)  # 1 behind, max_staleness 0
+    fresh = _samples(bus.run, "fresh", [0.0, 1.0], version=1)
+    equal = _samples(bus.run, "equal", [1.0, 1.0], version=1)
+    unrewarded = [make_sample("u", None, run=bus.run, version=1)]
+    incomplete = [make_sample("half", 1.0, group_size=3, run=bus.run, version=1)]
+    await bus.publish_many(stale + equal + unrewarded + incomplete)
+    await bus.publish_many(fresh)
+    await _until(lambda: trainer.state.step == 2 and trainer.totals.get("dropped_incomplete") == 1)
+    stop.set()
+    await task
+
+    totals = trainer.totals
+    assert totals["dropped_stale"] == 2
+    assert totals["skipped_all_equal"] == 1
+    assert totals["dropped_unrewarded"] == 1
+    assert totals["dropped_incomplete_samples"] == 1
+    assert sorted(_ledger_ids(tmp_path)) == sorted(s.id for s in first + fresh)
+    consumer = await bus.consumer(Sample, durable="check")
+    assert len(await consumer.fetch(100, timeout=0.5)) == 10  # all stored; 'trainer' acked all
+
+
+async def test_a_proposer_group_of_one_trains_against_its_rae_baseline(
+    bus: Bus, model_dir: Path, tmp_path: Path
+) -> None:
+    config = TrainerConfig(device="cpu", batch_groups=2, publish_every=100)
+    trainer = Trainer(config, model_dir, tmp_path, bus)
+    stop = asyncio.Event()
+    task = asyncio.create_task(trainer.run(stop))
+    proposals = [
+        make_sample(f"p{i}", r, role=Role.PROPOSER, run=bus.run) for i, r in enumerate([1.0, 0.0])
+    ]
+    await bus.publish_many(proposals)
+    await _until(lambda: trainer.state.step == 1)
+    stop.set()
+    state = await task
+    # b: 0 -> 0.05 after r=1 (decay 0.95), then 0.95 * 0.05 = 0.0475 after r=0
+    assert state.rae["arith/proposer"] == pytest.approx(0.0475)
+    assert _ledger_ids(tmp_path) == [s.id for s in proposals]
+    assert state.version == 1  # the stop published the last step's weights

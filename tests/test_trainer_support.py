@@ -1,0 +1,78 @@
+"""Helpers shared by the trainer tests: a tiny offline Qwen3 model and hand-made Samples.
+
+Imported by the tests/test_trainer_*.py files (pytest puts tests/ on sys.path); it holds no tests.
+The model is smaller than sparring.policy.tiny's (no tokenizer needed: the trainer sees only ids),
+so each test module builds one in a few milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from sparring.messages import Role, Sample
+
+VOCAB = 64
+
+
+def build_model_dir(path: Path, seed: int = 0) -> Path:
+    """Save a ~50k-parameter Qwen3 causal LM to `path` (from_pretrained loads it)."""
+    from transformers import AutoModelForCausalLM, Qwen3Config
+
+    torch.manual_seed(seed)
+    config = Qwen3Config(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        max_position_embeddings=128,
+        tie_word_embeddings=True,
+        pad_token_id=0,
+    )
+    AutoModelForCausalLM.from_config(config).save_pretrained(path)
+    return path
+
+
+def make_sample(
+    group_id: str = "g",
+    reward: float | None = 1.0,
+    *,
+    group_size: int = 1,
+    role: Role = Role.SOLVER,
+    version: int = 0,
+    prompt: Sequence[int] = (5, 6, 7),
+    completion: Sequence[int] = (8, 9),
+    logprobs: Sequence[float] | None = None,
+    mask: Sequence[int] | None = None,
+    run: str = "r",
+) -> Sample:
+    """A rewarded sample with small token ids (all < VOCAB)."""
+    return Sample(
+        run=run,
+        game="arith",
+        role=role,
+        episode_id="e",
+        group_id=group_id,
+        group_size=group_size,
+        prompt_ids=list(prompt),
+        completion_ids=list(completion),
+        logprobs=list(logprobs) if logprobs is not None else [-1.0] * len(completion),
+        loss_mask=list(mask) if mask is not None else [1] * len(completion),
+        policy_version=version,
+        reward=reward,
+    )
+
+
+def group(
+    group_id: str, rewards: Sequence[float], role: Role = Role.SOLVER, **kw: object
+) -> list[Sample]:
+    """A complete group: one sample per reward, group_size = len(rewards)."""
+    return [
+        make_sample(group_id, r, group_size=len(rewards), role=role, **kw)  # type: ignore[arg-type]
+        for r in rewards
+    ]

@@ -1,0 +1,335 @@
+"""The streaming loop: consume samples, batch complete groups, step, checkpoint, ack, publish.
+
+    trainer = Trainer(config, model_dir, run_dir, bus)
+    await trainer.run(stop_event)        # returns after stop_event is set, with a final commit
+
+Per lap: fetch from the durable consumer; ack-and-skip a sample whose id an earlier checkpoint
+already includes (a redelivery after a crash); buffer the rest by group; drop (count, ack)
+groups that stay incomplete past `group_timeout_s` and, for group-relative estimators, groups
+whose rewards are all equal; once enough complete groups wait, estimate advantages, drop samples
+more than `max_staleness` versions old, and take one `train_step`. Every `checkpoint_every`
+steps it writes a checkpoint and only then acks what those steps consumed (exactly-once effect);
+every `publish_every` steps it puts the weights in the Object Store and bumps the PolicyVersion.
+The learning rule itself lives in `step.py`; this module holds no maths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sparring.bus import Bus, Delivery
+from sparring.messages import PolicyVersion, Sample
+from sparring.trainer import checkpoint as ckpt
+from sparring.trainer.advantages import RaeBaselines, estimate
+from sparring.trainer.batch import collate
+from sparring.trainer.config import GROUP_RELATIVE, TrainerConfig
+from sparring.trainer.groups import GroupBuffer
+from sparring.trainer.metrics import MetricsSink
+from sparring.trainer.model import (
+    build_optimizer,
+    load_reference,
+    load_trainable,
+    weights_bytes,
+    weights_format,
+)
+from sparring.trainer.step import StepStats, train_step
+
+__all__ = ["Trainer"]
+
+log = logging.getLogger(__name__)
+
+
+class Trainer:
+    """Trains the run's policy from the samples stream; see the module docstring."""
+
+    def __init__(self, config: TrainerConfig, model_dir: Path, run_dir: Path, bus: Bus) -> None:
+        self.config = config
+        self.model_dir = Path(model_dir)
+        self.run_dir = Path(run_dir)
+        self.bus = bus
+        self.state = ckpt.TrainerState()
+        self.model: Any = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self._ref: Any = None
+        self._rae = RaeBaselines(config.rae_decay)
+        self._buffer = GroupBuffer(config.group_timeout_s)
+        self._ready: list[list[Sample]] = []
+        self._held: dict[str, Delivery[Sample]] = {}  # every un-acked sample id -> latest delivery
+        self._committed: set[str] = set()  # ids the latest checkpoints include
+        self._consumed: list[str] = []  # ids consumed by steps not yet checkpointed
+        self._uncommitted: list[ckpt.StepIds] = []
+        self._totals: dict[str, float] = defaultdict(float)
+        self._groups_seen = 0  # groups completed or dropped since the last step
+        self._sink = MetricsSink(self.run_dir / "metrics.jsonl", bus)
+
+    @property
+    def totals(self) -> dict[str, float]:
+        """Running counters: dropped_stale, dropped_incomplete, skipped_all_equal, ..."""
+        return dict(self._totals)
+
+    @property
+    def checkpoint_root(self) -> Path:
+        """Folder holding the checkpoints."""
+        return self.run_dir / "checkpoints"
+
+    @property
+    def ledger(self) -> Path:
+        """JSONL file with the sample ids of every committed step."""
+        return self.run_dir / "trained.jsonl"
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the model (and the latest checkpoint, if any) and sync the published version."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        log.info("trainer config: %s", self.config.model_dump_json())
+        (self.run_dir / "trainer_config.json").write_text(self.config.model_dump_json(indent=2))
+        await asyncio.to_thread(self._load)
+        await self._sync_published()
+
+    async def run(self, stop: asyncio.Event) -> ckpt.TrainerState:
+        """Train until `stop` is set; commit what was trained, then return the final state."""
+        if self.model is None:
+            await self.start()
+        consumer = await self.bus.consumer(Sample, durable=self.config.durable)
+        heartbeat = asyncio.create_task(self._heartbeat())
+        poll = min(0.5, self.config.group_timeout_s / 4)
+        try:
+            while not stop.is_set():
+                deliveries = await consumer.fetch(self.config.fetch_batch, timeout=poll)
+                await self._receive(deliveries)
+                await self._expire()
+                while self._ready_to_step() and not stop.is_set():
+                    await self._train_one()
+            if self._uncommitted:
+                await self._commit()
+            if self.state.published_step != self.state.step:
+                await self._publish()
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        return self.state
+
+    def _load(self) -> None:
+        torch.manual_seed(self.config.seed)
+        if self.config.threads:
+            torch.set_num_threads(self.config.threads)
+        self.model = load_trainable(self.model_dir, self.config)
+        self.optimizer = build_optimizer(self.model, self.config)
+        self._ref = load_reference(self.model, self.config)
+        found = ckpt.latest_checkpoint(self.checkpoint_root)
+        if found is None:
+            return
+        self.state = ckpt.load_checkpoint(found, self.model, self.optimizer)
+        self._rae = RaeBaselines(self.config.rae_decay, self.state.rae)
+        self._committed = {i for ids in self.state.recent_ids for i in ids}
+        self._totals.update(self.state.totals)
+        ckpt.reconcile_ledger(self.ledger, self.state)
+        log.info("trainer resumed from %s at step %d", found, self.state.step)
+
+    async def _sync_published(self) -> None:
+        # Versions only grow. Publish again when the KV holds weights this state does not
+        # (killed between checkpoint and publish, or a published step that was never checkpointed).
+        current = await self.bus.get_policy()
+        if current is not None and current.version > self.state.version:
+            self.state = self.state.model_copy(update={"version": current.version})
+        stale = current.step != self.state.step if current is not None else self.state.step > 0
+        if stale:
+            await self._publish()
+
+    # -- consuming ------------------------------------------------------------------------
+
+    async def _receive(self, deliveries: Sequence[Delivery[Sample]]) -> None:
+        now = time.monotonic()
+        for d in deliveries:
+            s = d.message
+            if s.id in self._committed:  # trained before a crash, its ack lost: ack, skip
+                self._totals["redelivered_skipped"] += 1
+                await d.ack()
+            elif s.id in self._held:  # redelivered while we still hold it: keep the newest
+                self._held[s.id] = d
+            elif s.reward is None:
+                self._totals["dropped_unrewarded"] += 1
+                await d.ack()
+            else:
+                self._held[s.id] = d
+                group = self._buffer.add(s, now)
+                if group is not None:
+                    await self._complete(group)
+
+    async def _complete(self, group: list[Sample]) -> None:
+        self._groups_seen += 1
+        rewards = [s.reward for s in group]
+        if self.config.estimator(group[0].role) in GROUP_RELATIVE and len(set(rewards)) == 1:
+            self._totals["skipped_all_equal"] += 1
+            await self._ack([s.id for s in group])
+            return
+        self._ready.append(group)
+
+    async def _expire(self) -> None:
+        for group in self._buffer.expire(time.monotonic()):
+            self._groups_seen += 1
+            self._totals["dropped_incomplete"] += 1
+            self._totals["dropped_incomplete_samples"] += len(group)
+            await self._ack([s.id for s in group])
+
+    async def _ack(self, ids: Sequence[str]) -> None:
+        for i in ids:
+            d = self._held.pop(i, None)
+            if d is not None:
+                await d.ack()
+
+    async def _heartbeat(self) -> None:
+        # Held samples wait for a whole group and then a checkpoint; without in_progress they
+        # would be redelivered every ack_wait and finally given up after max_deliver.
+        period = self.bus.config.ack_wait_s / 3
+        while True:
+            await asyncio.sleep(period)
+            for d in list(self._held.values()):
+                await d.in_progress()
+
+    # -- stepping -------------------------------------------------------------------------
+
+    def _ready_to_step(self) -> bool:
+        n = sum(len(g) for g in self._ready)
+        return bool(self._ready) and (
+            len(self._ready) >= self.config.batch_groups or n >= self.config.min_samples
+        )
+
+    def _take_groups(self) -> list[list[Sample]]:
+        taken: list[list[Sample]] = []
+        n = 0
+        while self._ready and len(taken) < self.config.batch_groups and n < self.config.min_samples:
+            taken.append(self._ready.pop(0))
+            n += len(taken[-1])
+        return taken
+
+    async def _train_one(self) -> None:
+        t0 = time.perf_counter()
+        groups = self._take_groups()
+        advantages = estimate(groups, self.config, self._rae)
+        samples, advs, staleness = [], [], []
+        for group, adv in zip(groups, advantages, strict=True):
+            if adv is None or not any(adv):
+                self._totals["skipped_no_signal"] += 1
+                continue
+            for s, a in zip(group, adv, strict=True):
+                lag = self.state.version - s.policy_version
+                if lag > self.config.max_staleness:
+                    self._totals["dropped_stale"] += 1
+                    continue
+                samples.append(s)
+                advs.append(a)
+                staleness.append(lag)
+        self._consumed.extend(s.id for g in groups for s in g)
+        if not samples:
+            return
+        batch = collate(samples, advs)
+        assert self.optimizer is not None
+        stats = await asyncio.to_thread(
+            train_step, self.model, self.optimizer, batch, self.config, self._ref
+        )
+        step = self.state.step + 1
+        self.state = self.state.model_copy(update={"step": step})
+        self._uncommitted.append(ckpt.StepIds(step=step, sample_ids=[s.id for s in samples]))
+        await self._sink.emit(step, self._step_metrics(stats, groups, samples, advs, staleness, t0))
+        self._groups_seen = 0
+        if step % self.config.checkpoint_every == 0:
+            await self._commit()
+        if step % self.config.publish_every == 0:
+            await self._publish()
+
+    def _step_metrics(
+        self,
+        stats: StepStats,
+        groups: list[list[Sample]],
+        samples: list[Sample],
+        advs: list[float],
+        staleness: list[int],
+        t0: float,
+    ) -> dict[str, float]:
+        values: dict[str, float] = {
+            "loss": stats.loss,
+            "kl": stats.kl,
+            "entropy": stats.entropy,
+            "clip_frac": stats.clip_frac,
+            "truncated_frac": stats.truncated_frac,
+            "ratio": stats.ratio,
+            "grad_norm": stats.grad_norm,
+            "samples": stats.samples,
+            "tokens": stats.tokens,
+            "step_time_s": stats.step_time_s,
+            "samples_per_s": stats.samples / stats.step_time_s,
+            "tokens_per_s": stats.tokens / stats.step_time_s,
+            "wall_s": time.perf_counter() - t0,
+            "signal_frac": len(groups) / max(self._groups_seen, len(groups)),
+            "staleness_mean": sum(staleness) / len(staleness),
+            "staleness_max": max(staleness),
+            "version": self.state.version,
+            **self._totals,
+        }
+        by_role: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for s, a in zip(samples, advs, strict=True):
+            by_role[s.role].append((s.reward or 0.0, a))
+        for role, pairs in by_role.items():
+            values[f"reward/{role}"] = sum(r for r, _ in pairs) / len(pairs)
+            values[f"advantage/{role}"] = sum(a for _, a in pairs) / len(pairs)
+        return values
+
+    # -- committing and publishing --------------------------------------------------------
+
+    async def _commit(self) -> None:
+        """Checkpoint, then ack every sample the checkpoint includes."""
+        recent = [*self.state.recent_ids, self._consumed][-ckpt.REMEMBERED_CHECKPOINTS :]
+        self.state = self.state.model_copy(
+            update={
+                "rae": dict(self._rae.values),
+                "steps": self._uncommitted,
+                "recent_ids": recent,
+                "totals": dict(self._totals),
+            }
+        )
+        assert self.optimizer is not None
+        await asyncio.to_thread(
+            ckpt.save_checkpoint,
+            self.checkpoint_root,
+            self.model,
+            self.optimizer,
+            self.state,
+            self.config.keep_checkpoints,
+        )
+        ckpt.append_ledger(self.ledger, self._uncommitted)
+        self._committed = {i for ids in recent for i in ids}
+        consumed, self._consumed, self._uncommitted = self._consumed, [], []
+        await self._ack(consumed)
+
+    async def _publish(self) -> None:
+        """Put the current weights in the Object Store and announce them as the next version."""
+        data = await asyncio.to_thread(weights_bytes, self.model)
+        version = self.state.version + 1
+        info = await self.bus.put_object(f"policy-v{version}", data)
+        await self.bus.set_policy(
+            PolicyVersion(
+                run=self.bus.run,
+                version=version,
+                step=self.state.step,
+                weights=info.name,
+                format=weights_format(self.model),
+                size_bytes=info.size,
+                sha256=info.sha256,
+            )
+        )
+        self.state = self.state.model_copy(
+            update={"version": version, "published_step": self.state.step}
+        )
+        log.info("published policy v%d (step %d, %d bytes)", version, self.state.step, info.size)
