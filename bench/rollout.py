@@ -56,7 +56,7 @@ async def _batched(policy: TransformersPolicy, prompts: list[list[int]]) -> int:
 
 def batched_vs_generate(model_dir: Path, n: int = 64, repeats: int = 5) -> dict[str, Any]:
     """Tokens/s of n concurrent policy calls over one plain batched generate of the same n."""
-    policy = TransformersPolicy.from_pretrained(model_dir, max_batch=max(n, 1))
+    policy = TransformersPolicy(model_dir, max_batch=max(n, 1))
     prompts = _prompts(policy, n)
     plain_rates, batched_rates = [], []
 

@@ -216,14 +216,14 @@ def load_model(
 ) -> tuple[Any, Any]:
     """(model, tokenizer) from a local folder or a hub id, in eval mode on `device`.
 
-    Defaults: CUDA if present, else CPU; bfloat16 on CUDA, float32 on CPU (float32 where the
-    logprobs feed importance ratios on CPU; bf16 logprobs differ by ~0.1, see STACK.md). A hub id
-    needs network; tests only pass local folders.
+    Defaults (device None or 'auto'): CUDA if present, else CPU; bfloat16 on CUDA, float32 on
+    CPU (float32 where logprobs feed importance ratios; bf16 logprobs differ by ~0.1, STACK.md).
+    A hub id needs network; tests only pass local folders.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    device = device or default_device()
+    device = default_device() if device in (None, "auto") else device
     if dtype is None:
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     try:

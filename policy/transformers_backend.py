@@ -1,6 +1,6 @@
 """TransformersPolicy: the Policy protocol over a transformers causal LM, batched, hot-reloadable.
 
-    policy = TransformersPolicy.from_pretrained(model_dir)          # CPU float32 / CUDA bf16
+    policy = TransformersPolicy(model_dir)                           # CPU float32 / CUDA bf16
     gen = await policy.generate(messages, SamplingParams(max_new_tokens=32, stop=("\\n",)))
     await policy.load_weights(safetensors_bytes, version=3)          # between batches
 
@@ -60,18 +60,31 @@ class TransformersPolicy:
 
     def __init__(
         self,
-        model: Any,
-        tokenizer: Any,
+        model: str | Path | Any,
+        tokenizer: Any = None,
         *,
-        version: int = 0,
+        device: str | None = None,
+        dtype: torch.dtype | None = None,
         max_batch: int = 64,
-        wait_s: float = 0.003,
+        batch_wait_ms: float = 4.0,
+        version: int = 0,
     ) -> None:
-        """`model` in eval mode on its device; `tokenizer` with a pad token and a chat template.
+        """Serve a model folder or hub id, or a loaded (model, tokenizer) pair.
 
-        max_batch: most requests in one model.generate call. wait_s: how long the first request
-        of a batch waits for company (a few ms costs little next to a generate call).
+        A folder or id loads with `load_model` (device None or 'auto': CUDA if present, else CPU;
+        bf16 on CUDA, float32 on CPU). A loaded model must be in eval mode on its device, with a
+        tokenizer that has a pad token and a chat template. max_batch: most requests in one
+        model.generate call. batch_wait_ms: how long the first request of a batch waits for
+        company (a few ms costs little next to a generate call).
         """
+        if isinstance(model, str | Path):
+            if tokenizer is not None:
+                raise PolicyError("pass a model folder alone, or a loaded model with its tokenizer")
+            from sparring.policy.tiny import load_model
+
+            model, tokenizer = load_model(model, device, dtype)
+        elif tokenizer is None:
+            raise PolicyError("a loaded model needs its tokenizer: TransformersPolicy(model, tok)")
         if tokenizer.pad_token_id is None:
             raise PolicyError("the tokenizer has no pad token: set tokenizer.pad_token first")
         self.model = model
@@ -79,24 +92,9 @@ class TransformersPolicy:
         self._version = version
         self._eos = _eos_ids(model, tokenizer)
         self._batcher: DynamicBatcher[_Request, _Output] = DynamicBatcher(
-            self._run_group, key=_group_key, max_batch=max_batch, wait_s=wait_s
+            self._run_group, key=_group_key, max_batch=max_batch, wait_s=batch_wait_ms / 1000
         )
         self._lock: asyncio.Lock | None = None
-
-    @classmethod
-    def from_pretrained(
-        cls,
-        name_or_path: str | Path,
-        *,
-        device: str | None = None,
-        dtype: torch.dtype | None = None,
-        **kwargs: Any,
-    ) -> TransformersPolicy:
-        """Load a folder or hub id (see `load_model` for device and dtype defaults)."""
-        from sparring.policy.tiny import load_model
-
-        model, tokenizer = load_model(name_or_path, device, dtype)
-        return cls(model, tokenizer, **kwargs)
 
     @property
     def version(self) -> int:

@@ -12,7 +12,13 @@ from safetensors.torch import save, save_file
 
 from sparring.errors import PolicyError
 from sparring.messages import ChatMessage
-from sparring.policy import Policy, SamplingParams, TransformersPolicy, build_tiny_model
+from sparring.policy import (
+    Policy,
+    SamplingParams,
+    TransformersPolicy,
+    build_tiny_model,
+    load_model,
+)
 
 GREEDY = SamplingParams(max_new_tokens=24, temperature=0)
 
@@ -25,7 +31,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def policy(model_dir: Path) -> AsyncIterator[TransformersPolicy]:
-    p = TransformersPolicy.from_pretrained(model_dir, device="cpu")
+    p = TransformersPolicy(model_dir, device="cpu")
     yield p
     await p.aclose()
 
@@ -139,3 +145,15 @@ async def test_a_prompt_longer_than_the_model_allows_is_refused_with_a_policy_er
         await policy.generate([5] * 2040, SamplingParams(max_new_tokens=16))
     with pytest.raises(PolicyError, match="empty prompt"):
         await policy.generate([], GREEDY)
+
+
+async def test_a_loaded_model_and_tokenizer_are_served_like_a_folder(
+    policy: TransformersPolicy, model_dir: Path
+) -> None:
+    model, tokenizer = load_model(model_dir, device="auto")
+    loaded = TransformersPolicy(model, tokenizer, version=7)
+    a, b = await asyncio.gather(loaded.generate(_ask(1), GREEDY), policy.generate(_ask(1), GREEDY))
+    assert a.completion_ids == b.completion_ids and a.policy_version == 7
+    await loaded.aclose()
+    with pytest.raises(PolicyError, match="tokenizer"):
+        TransformersPolicy(model)
