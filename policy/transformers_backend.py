@@ -201,14 +201,13 @@ class TransformersPolicy:
         from transformers import GenerationConfig
 
         params = group[0].params
-        sampling: dict[str, Any] = (
-            {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
-            if params.temperature > 0
-            else {"do_sample": False}
-        )
+        sampling: dict[str, Any] = {"do_sample": False}
+        if params.temperature > 0:
+            # top_k=0: transformers defaults to top-k 50, and SamplingParams has only top-p.
+            sampling = {"do_sample": True, "temperature": params.temperature, "top_k": 0}
+            sampling["top_p"] = params.top_p
         return GenerationConfig(
             max_new_tokens=max(r.params.max_new_tokens for r in group),
-            top_k=0,  # transformers defaults to top-k 50; SamplingParams has only top-p
             eos_token_id=sorted(self._eos),
             pad_token_id=self.tokenizer.pad_token_id,
             output_logits=True,
