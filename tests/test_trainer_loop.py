@@ -79,7 +79,7 @@ async def test_after_a_step_the_published_weights_load_into_a_fresh_model_and_eq
     assert metrics[0]["reward/solver"] == pytest.approx(0.5)
 
 
-async def test_stale_all_equal_unrewarded_and_incomplete_samples_are_dropped_and_counted(
+async def test_stale_all_equal_unrewarded_invalid_and_incomplete_samples_are_dropped_and_counted(
     bus: Bus, model_dir: Path, tmp_path: Path
 ) -> None:
     config = TrainerConfig(
@@ -96,8 +96,9 @@ async def test_stale_all_equal_unrewarded_and_incomplete_samples_are_dropped_and
     fresh = _samples(bus.run, "fresh", [0.0, 1.0], version=1)
     equal = _samples(bus.run, "equal", [1.0, 1.0], version=1)
     unrewarded = [make_sample("u", None, run=bus.run, version=1)]
+    invalid = [make_sample("x", 1.0, run=bus.run, version=1, completion=[5, 10_000])]
     incomplete = [make_sample("half", 1.0, group_size=3, run=bus.run, version=1)]
-    await bus.publish_many(stale + equal + unrewarded + incomplete)
+    await bus.publish_many(stale + equal + unrewarded + invalid + incomplete)
     await bus.publish_many(fresh)
     await _until(lambda: trainer.state.step == 2 and trainer.totals.get("dropped_incomplete") == 1)
     stop.set()
@@ -107,10 +108,11 @@ async def test_stale_all_equal_unrewarded_and_incomplete_samples_are_dropped_and
     assert totals["dropped_stale"] == 2
     assert totals["skipped_all_equal"] == 1
     assert totals["dropped_unrewarded"] == 1
+    assert totals["dropped_invalid"] == 1  # a token id past the vocabulary never reaches torch
     assert totals["dropped_incomplete_samples"] == 1
     assert sorted(_ledger_ids(tmp_path)) == sorted(s.id for s in first + fresh)
     consumer = await bus.consumer(Sample, durable="check")
-    assert len(await consumer.fetch(100, timeout=0.5)) == 10  # all stored; 'trainer' acked all
+    assert len(await consumer.fetch(100, timeout=0.5)) == 11  # all stored; 'trainer' acked all
 
 
 async def test_a_proposer_group_of_one_trains_against_its_rae_baseline(

@@ -161,11 +161,20 @@ class Trainer:
             elif s.reward is None:
                 self._totals["dropped_unrewarded"] += 1
                 await d.ack()
+            elif not self._fits_model(s):  # would crash the forward pass: count, never train
+                self._totals["dropped_invalid"] += 1
+                log.warning("sample %s has token ids outside the model's vocabulary", s.id)
+                await d.ack()
             else:
                 self._held[s.id] = d
                 group = self._buffer.add(s, now)
                 if group is not None:
                     await self._complete(group)
+
+    def _fits_model(self, s: Sample) -> bool:
+        vocab = int(self.model.get_input_embeddings().num_embeddings)
+        ids = [*s.prompt_ids, *s.completion_ids]
+        return len(s.prompt_ids) > 0 and min(ids) >= 0 and max(ids) < vocab
 
     async def _complete(self, group: list[Sample]) -> None:
         self._groups_seen += 1
