@@ -1,0 +1,186 @@
+"""The run configuration: one validated file (YAML or TOML) plus `--set key=value` overrides.
+
+Each component owns a small frozen config (BusConfig in bus/, TrainerConfig in trainer/, the
+game's own model in graphs/); `RunConfig` only gathers them and each component is handed its own
+section, never the tree. A bad value gets a `ConfigError` naming the field, what is wrong and
+where it came from:
+
+    config field 'trainer.lr' in run.yaml: Input should be greater than 0 (got -1)
+
+The resolved config is saved as `config.yaml` in the run directory (and read back by --resume).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sparring.bus.config import BusConfig
+from sparring.errors import ConfigError
+from sparring.trainer.config import TrainerConfig
+
+__all__ = [
+    "LoopConfig",
+    "PolicyConfig",
+    "RunConfig",
+    "WorkerConfig",
+    "apply_overrides",
+    "load_config",
+    "save_config",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PolicyConfig(_Section):
+    """The shared policy every role plays by default."""
+
+    model: str | None = Field(
+        None,
+        description="A local model folder or a hub id. None: the tiny offline model, built (and "
+        "warmed up on the game) once and cached under ~/.cache/sparring/models.",
+    )
+    backend: Literal["transformers"] = Field("transformers", description="Inference backend.")
+    device: str = Field("auto", description="'auto' (CUDA if present, else CPU), 'cpu', 'cuda'.")
+    max_batch: int = Field(64, ge=1, description="Most concurrent calls merged into one batch.")
+    batch_wait_ms: float = Field(4.0, ge=0, description="How long a batch waits to fill up.")
+    warmup_seconds: float = Field(
+        150.0, ge=0, description="Supervised warm-up of the tiny model on the game's demos."
+    )
+
+
+class WorkerConfig(_Section):
+    """Rollout workers: processes that play episodes and publish samples."""
+
+    workers: int = Field(1, ge=1, description="Worker processes (one per core is plenty).")
+    concurrency: int = Field(32, ge=1, description="Episodes each worker plays at once.")
+    episodes_per_version: int = Field(
+        32,
+        ge=1,
+        description="Episodes a worker plays on one policy version before it waits for the "
+        "next; bounds how stale samples get when the trainer is slower than the workers.",
+    )
+    version_wait_s: float = Field(
+        30.0, gt=0, description="How long to wait for a new version before playing on anyway."
+    )
+    torch_threads: int = Field(1, ge=1, description="torch threads per worker process.")
+    seed: int = Field(0, description="Base seed; worker i uses seed + i.")
+
+
+class LoopConfig(_Section):
+    """The loop as a whole: how long, how often to evaluate, what to show."""
+
+    minutes: float | None = Field(10.0, gt=0, description="Stop after this long (None: never).")
+    max_versions: int | None = Field(None, ge=1, description="Stop at this policy version.")
+    eval_every: int = Field(5, ge=1, description="Evaluate the solver every k policy versions.")
+    inspector: bool = Field(True, description="Serve the web inspector beside the loop.")
+    inspector_port: int = Field(8265, ge=0, description="Inspector port (0: any free port).")
+    plot_every_s: float = Field(30.0, gt=0, description="How often to redraw the PNG plots.")
+
+
+class RunConfig(_Section):
+    """Everything `sparring run` needs. Sections go to their components unchanged."""
+
+    game: str = Field("arith", description="Built-in game name, path/to/game.py or module:attr.")
+    run: str | None = Field(None, description="Run name (default: <game>-<date>-<time>).")
+    nats: str | None = Field(
+        None,
+        description="URL of an existing NATS server or cluster (credentials and TLS in `bus`); "
+        "None starts an embedded nats-server storing under the run directory.",
+    )
+    game_params: dict[str, Any] = Field(
+        default_factory=dict, description="The game's own config (validated by the game)."
+    )
+    loop: LoopConfig = Field(default_factory=LoopConfig, description="Duration, eval, display.")
+    policy: PolicyConfig = Field(default_factory=PolicyConfig, description="The shared model.")
+    worker: WorkerConfig = Field(default_factory=WorkerConfig, description="Rollout workers.")
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig, description="The trainer.")
+    bus: BusConfig = Field(default_factory=BusConfig, description="NATS connection.")
+
+
+def load_config(path: Path | None, overrides: Sequence[str] = (), **top: Any) -> RunConfig:
+    """Read `path` (YAML or TOML; None = defaults), apply overrides, validate.
+
+    `top` sets fields from dedicated command-line flags (e.g. game="arith"); `overrides` are
+    `dotted.key=value` strings whose values are parsed as YAML scalars (1e-4, true, [1, 2]).
+    """
+    data = _read(path) if path is not None else {}
+    for key, value in top.items():
+        if value is not None:
+            _set(data, key, value)
+    data = apply_overrides(data, overrides)
+    return validate(data, source=str(path) if path else "")
+
+
+def validate(data: dict[str, Any], source: str = "") -> RunConfig:
+    """Validate a config mapping, turning pydantic's report into one clear ConfigError."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        problem = first["msg"]
+        if first["type"] == "extra_forbidden":
+            problem = "unknown field (check the spelling; `sparring run --help` lists sections)"
+        elif "input" in first and not isinstance(first["input"], dict):
+            problem += f" (got {first['input']!r})"
+        more = len(e.errors()) - 1
+        if more:
+            problem += f"; and {more} more problem{'s' if more > 1 else ''}"
+        raise ConfigError(field, problem, source) from None
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply `a.b.c=value` overrides to a nested mapping (a copy is returned)."""
+    out: dict[str, Any] = yaml.safe_load(yaml.safe_dump(data)) or {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(item, "an override must look like section.field=value")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        _set(out, key.strip(), value)
+    return out
+
+
+def save_config(config: RunConfig, path: Path) -> None:
+    """Write the resolved config as YAML (what --resume reads back)."""
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError("(file)", f"{path} does not exist")
+    text = path.read_text()
+    try:
+        if path.suffix == ".toml":
+            data: Any = tomllib.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
+        raise ConfigError("(file)", f"not valid {path.suffix[1:] or 'YAML'}: {e}", str(path)) from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("(top level)", "the file must hold a mapping of sections", str(path))
+    return data
+
+
+def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for p in parents:
+        child = node.setdefault(p, {})
+        if not isinstance(child, dict):
+            raise ConfigError(dotted, f"'{p}' is a value, not a section")
+        node = child
+    node[leaf] = value

@@ -1,0 +1,244 @@
+"""`sparring run`: the whole live loop in one command.
+
+It resolves and saves the config, makes sure there is a model to start from, starts the embedded
+NATS server (or uses --nats), then the trainer and the rollout workers as their own processes,
+and, in this process, the evaluator, the inspector and the live dashboard. Metrics from every
+process arrive over the bus; they are written to `metrics.jsonl` and drawn as PNG curves in the
+run directory. Ctrl-C (or the time limit) stops the children in order, each finishing cleanly;
+`sparring run --resume RUN_DIR` continues from the trainer's last checkpoint.
+
+Run directory:
+    config.yaml  resolved config        nats/      JetStream store (streams, KV, weights)
+    metrics.jsonl every metric          plots/     learning curves (PNG)
+    logs/        one log per process    trainer/   checkpoints
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.live import Live
+
+from sparring.bus import Bus, EmbeddedServer
+from sparring.config import RunConfig, load_config, save_config
+from sparring.dashboard import Dashboard, make_console
+from sparring.errors import ConfigError, SparringError
+from sparring.evaluator import Evaluator
+from sparring.graphs import load_game
+from sparring.messages import Metric
+from sparring.model_cache import ensure_model
+from sparring.plots import plot_run
+
+__all__ = ["main", "resolve"]
+
+_STOP_GRACE_S = 30.0
+
+
+def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path]:
+    """The run's config and directory, from the command line (or the run being resumed)."""
+    top: dict[str, Any] = {"worker.workers": args.workers, "loop.minutes": args.minutes}
+    if args.no_inspector:
+        top["loop.inspector"] = False
+    if args.resume is not None:
+        saved = args.resume / "config.yaml"
+        if not saved.exists():
+            raise ConfigError(
+                "--resume", f"{args.resume} holds no config.yaml: not a run directory"
+            )
+        return load_config(saved, args.overrides, **top), args.resume
+    config = load_config(args.config, args.overrides, game=args.game, **top)
+    if config.run is None:
+        stem = Path(config.game).stem.split(":")[-1]
+        config = config.model_copy(update={"run": f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"})
+    run_dir = args.run_dir or Path("runs") / str(config.run)
+    return config, run_dir
+
+
+class Launcher:
+    """Starts, watches and stops everything one run needs."""
+
+    def __init__(self, config: RunConfig, run_dir: Path, nats_url: str | None) -> None:
+        self.config = config
+        self.run = str(config.run)
+        self.run_dir = run_dir
+        self.nats_url = nats_url or config.nats
+        self.console = make_console()
+        self.dashboard = Dashboard(self.run)
+        self.children: dict[str, asyncio.subprocess.Process] = {}
+        self.stop = asyncio.Event()
+        self.stop_reason = ""
+
+    async def main(self) -> int:
+        game = load_game(self.config.game)
+        try:
+            game_config = game.config_model.model_validate(self.config.game_params)
+        except ValueError as e:
+            raise ConfigError("game_params", str(e)) from None
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "logs").mkdir(exist_ok=True)
+        save_config(self.config, self.run_dir / "config.yaml")
+        self.console.print(f"[bold]run[/] {self.run}  ->  {self.run_dir}")
+        self.console.print_json(json.dumps(self.config.model_dump(mode="json")))
+        model = await asyncio.to_thread(
+            ensure_model, self.config.policy, game, game_config, self.console.print
+        )
+
+        async with contextlib.AsyncExitStack() as stack:
+            url = self.nats_url
+            if url is None:
+                server = EmbeddedServer(self.run_dir / "nats")
+                url = await server.start()
+                stack.push_async_callback(server.stop)
+            self.console.print(f"nats: {url}")
+            bus = await Bus.connect(url, run=self.run, config=self.config.bus, name="launcher")
+            stack.push_async_callback(bus.close)
+            await self._start_children(url, model)
+            stack.push_async_callback(self._stop_children)
+            if self.config.loop.inspector:
+                await self._start_inspector(url, stack)
+            evaluator = Evaluator(bus, game, game_config, model, self.config, self.run)
+            return await self._watch(bus, evaluator)
+        return 1
+
+    async def _start_children(self, url: str, model: str) -> None:
+        trainer_cmd = [
+            sys.executable, "-m", "sparring.trainer", "--url", url, "--run", self.run,
+            "--model", model, "--run-dir", str(self.run_dir / "trainer"),
+            "--config", self.config.trainer.model_dump_json(),
+        ]  # fmt: skip
+        await self._spawn("trainer", trainer_cmd)
+        for i in range(self.config.worker.workers):
+            cmd = [
+                sys.executable, "-m", "sparring.worker", "--url", url,
+                "--run-dir", str(self.run_dir), "--model", model, "--index", str(i),
+            ]  # fmt: skip
+            await self._spawn(f"worker-{i}", cmd)
+
+    async def _spawn(self, name: str, cmd: list[str]) -> None:
+        log = (self.run_dir / "logs" / f"{name}.log").open("ab")
+        # A new session: a Ctrl-C in the terminal reaches only the launcher, which then stops
+        # the children in order (workers first, the trainer last, so it checkpoints what it has).
+        self.children[name] = await asyncio.create_subprocess_exec(
+            *cmd, stdout=log, stderr=log, start_new_session=True
+        )
+
+    async def _start_inspector(self, url: str, stack: contextlib.AsyncExitStack) -> None:
+        from sparring.inspector import serve_inspector
+
+        try:
+            server = await serve_inspector(url, self.run, port=self.config.loop.inspector_port)
+        except OSError:
+            server = await serve_inspector(url, self.run, port=0)  # the default port is taken
+        stack.push_async_callback(server.close)
+        self.console.print(f"[bold green]inspector:[/] {server.url}")
+
+    async def _watch(self, bus: Bus, evaluator: Evaluator) -> int:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, self._request_stop, "interrupted (Ctrl-C)")
+        loop.add_signal_handler(signal.SIGTERM, self._request_stop, "terminated")
+        tasks = [
+            asyncio.create_task(self._collect(bus)),
+            asyncio.create_task(evaluator.run(self.stop)),
+            asyncio.create_task(self._deadline()),
+            asyncio.create_task(self._plot_every()),
+            *(asyncio.create_task(self._child_exit(n, p)) for n, p in self.children.items()),
+        ]
+        try:
+            await self._show()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await evaluator.final(self.dashboard.version)
+        await asyncio.sleep(0.5)  # let the last metrics land before the final plots
+        plots = plot_run(self.run_dir)
+        self.console.print(f"stopped: {self.stop_reason}")
+        self.console.print(self.dashboard.render())
+        for p in plots:
+            self.console.print(f"plot: {p}")
+        return 0 if not self.stop_reason.startswith("failed") else 1
+
+    async def _show(self) -> None:
+        if self.console.is_terminal:
+            with Live(self.dashboard.render(), console=self.console, refresh_per_second=2) as live:
+                while not self.stop.is_set():
+                    live.update(self.dashboard.render())
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stop.wait(), 0.5)
+            return
+        while not self.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), 10)
+            self.console.print(self.dashboard.line())
+
+    async def _collect(self, bus: Bus) -> None:
+        # Replayed from the start, so a resumed run's file holds the whole history once.
+        with (self.run_dir / "metrics.jsonl").open("w") as out:
+            async for metric in bus.follow(Metric, from_start=True):
+                self.dashboard.add(metric)
+                out.write(metric.model_dump_json() + "\n")
+                out.flush()
+                max_versions = self.config.loop.max_versions
+                if max_versions is not None and self.dashboard.version >= max_versions:
+                    self._request_stop(f"reached policy version {max_versions}")
+
+    async def _deadline(self) -> None:
+        minutes = self.config.loop.minutes
+        if minutes is not None:
+            await asyncio.sleep(minutes * 60)
+            self._request_stop(f"time limit of {minutes:g} min")
+
+    async def _plot_every(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.loop.plot_every_s)
+            await asyncio.to_thread(plot_run, self.run_dir)
+
+    async def _child_exit(self, name: str, proc: asyncio.subprocess.Process) -> None:
+        code = await proc.wait()
+        if not self.stop.is_set():
+            log = self.run_dir / "logs" / f"{name}.log"
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            self.console.print(f"[red]{name} exited with code {code}[/]; its log ends:\n{tail}")
+            self._request_stop(f"failed: {name} exited with code {code} (log: {log})")
+
+    def _request_stop(self, reason: str) -> None:
+        if not self.stop.is_set():
+            self.stop_reason = reason
+            self.stop.set()
+
+    async def _stop_children(self) -> None:
+        order = [n for n in self.children if n != "trainer"] + ["trainer"]
+        for name in order:
+            proc = self.children.get(name)
+            if proc is None or proc.returncode is not None:
+                continue
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), _STOP_GRACE_S)
+            except TimeoutError:
+                self.console.print(
+                    f"[yellow]{name} did not stop in {_STOP_GRACE_S:.0f} s: killed[/]"
+                )
+                proc.kill()
+                await proc.wait()
+
+
+def main(args: argparse.Namespace) -> int:
+    """`sparring run`."""
+    config, run_dir = resolve(args)
+    started = time.time()
+    try:
+        return asyncio.run(Launcher(config, run_dir, args.nats).main())
+    except SparringError:
+        raise
+    finally:
+        print(f"run directory: {run_dir}  ({(time.time() - started) / 60:.1f} min)")

@@ -1,0 +1,225 @@
+"""The rollout worker: plays a game's episodes many at a time and streams what happened.
+
+One worker process holds one copy of the policy (its calls from concurrent episodes are batched
+by the backend), plays `concurrency` episodes at once, publishes each episode's Samples and its
+Episode record, and reloads new weights as soon as the trainer announces them. It plays at most
+`episodes_per_version` episodes on one version before waiting for the next, which bounds how
+stale its samples can get when the trainer is the slower side.
+
+The launcher starts it as `python -m sparring.worker --url URL --run-dir DIR --index I`; several
+machines can run more of them against the same NATS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from sparring.bus import Bus
+from sparring.config import RunConfig, WorkerConfig, load_config
+from sparring.graphs import EpisodeOutcome, Game, Policies, load_game, play_episode
+from sparring.messages import Metric, PolicyVersion, Task
+from sparring.policy import Policy
+
+__all__ = ["Worker", "main"]
+
+_REPORT_EVERY_S = 5.0
+
+
+class _Window:
+    """Running sums of what the worker saw since its last metric report."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.episodes = 0
+        self.samples = 0
+        self.errors = 0
+        self.stats: dict[str, list[float]] = defaultdict(list)
+        self.rewards: dict[str, list[float]] = defaultdict(list)
+
+    def add(self, outcome: EpisodeOutcome) -> None:
+        self.episodes += 1
+        self.samples += len(outcome.samples)
+        self.errors += bool(outcome.episode.errors)
+        for key, value in outcome.episode.stats.items():
+            self.stats[key].append(value)
+        for r in outcome.episode.rewards:
+            self.rewards[r.role.value].append(r.reward)
+
+    def values(self, version: int) -> dict[str, float]:
+        seconds = max(time.monotonic() - self.start, 1e-9)
+        out = {
+            "episodes_per_s": self.episodes / seconds,
+            "samples_per_s": self.samples / seconds,
+            "episodes": float(self.episodes),
+            "episode_errors": float(self.errors),
+            "policy_version": float(version),
+        }
+        out |= {f"stat/{k}": sum(v) / len(v) for k, v in self.stats.items() if v}
+        out |= {f"reward/{k}": sum(v) / len(v) for k, v in self.rewards.items() if v}
+        return out
+
+
+class Worker:
+    """Plays episodes of one game on one policy and publishes them to the bus."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        game: Game,
+        game_config: Any,
+        policy: Policy,
+        config: WorkerConfig,
+        name: str,
+        run: str,
+        reload: Any,
+    ) -> None:
+        self._bus = bus
+        self._game = game
+        self._game_config = game_config
+        self._policy = policy
+        self._config = config
+        self._name = name
+        self._run = run
+        self._reload = reload  # async (PolicyVersion) -> None: loads the announced weights
+        self._graph = game.build(Policies(default=policy), game_config)
+        self._source = game.task_source(game_config, seed=config.seed)
+        self._new_version = asyncio.Event()
+        self._played_on_version = 0
+        self._window = _Window()
+        self.episodes_done = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Play until `stop` is set; in-flight episodes finish and are published."""
+        watcher = asyncio.create_task(self._watch_weights(stop))
+        reporter = asyncio.create_task(self._report(stop))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(self._config.concurrency):
+                    group.create_task(self._play_loop(stop))
+        finally:
+            for task in (watcher, reporter):
+                task.cancel()
+            await asyncio.gather(watcher, reporter, return_exceptions=True)
+            await self._publish_report()
+
+    async def _play_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self._wait_for_budget(stop)
+            if stop.is_set():
+                return
+            self._played_on_version += 1
+            task = Task(run=self._run, game=self._game.name, params=self._source.next_params())
+            outcome = await play_episode(
+                self._game, self._graph, task, self._game_config, worker=self._name
+            )
+            self._source.observe(outcome)
+            self._window.add(outcome)
+            await self._bus.publish_many([*outcome.samples, outcome.episode])
+            self.episodes_done += 1
+
+    async def _wait_for_budget(self, stop: asyncio.Event) -> None:
+        """Block while this version's episode budget is spent (until new weights or timeout)."""
+        if self._played_on_version < self._config.episodes_per_version:
+            return
+        self._new_version.clear()
+        waits = [asyncio.create_task(self._new_version.wait()), asyncio.create_task(stop.wait())]
+        _, pending = await asyncio.wait(
+            waits, timeout=self._config.version_wait_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in pending:
+            task.cancel()
+        # Either new weights arrived or the trainer is quiet: a fresh budget either way, so a
+        # stalled trainer slows the loop down instead of stopping it.
+        self._played_on_version = 0
+
+    async def _watch_weights(self, stop: asyncio.Event) -> None:
+        async for pv in self._bus.watch_policy():
+            if stop.is_set():
+                return
+            if pv.version > self._policy.version:
+                await self._reload(pv)
+                self._played_on_version = 0
+                self._new_version.set()
+
+    async def _report(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(_REPORT_EVERY_S)
+            await self._publish_report()
+
+    async def _publish_report(self) -> None:
+        window, self._window = self._window, _Window()
+        if window.episodes == 0:
+            return
+        values = window.values(self._policy.version)
+        await self._bus.publish(
+            Metric(run=self._run, source=self._name, step=self._policy.version, values=values)
+        )
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from sparring.policy import TransformersPolicy
+
+    config: RunConfig = load_config(args.run_dir / "config.yaml")
+    assert config.run is not None
+    game = load_game(config.game)
+    game_config = game.config_model.model_validate(config.game_params)
+    wcfg = config.worker.model_copy(update={"seed": config.worker.seed + args.index})
+
+    import torch
+
+    torch.set_num_threads(wcfg.torch_threads)
+    policy = TransformersPolicy(
+        args.model,
+        device=config.policy.device,
+        max_batch=config.policy.max_batch,
+        batch_wait_ms=config.policy.batch_wait_ms,
+    )
+    bus = await Bus.connect(
+        args.url, run=config.run, config=config.bus, name=f"worker-{args.index}"
+    )
+
+    async def reload(pv: PolicyVersion) -> None:
+        await policy.load_weights(await bus.get_object(pv.weights), pv.version)
+
+    current = await bus.get_policy()
+    if current is not None and current.version > policy.version:
+        await reload(current)  # a restarted or late worker starts from the newest weights
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    worker = Worker(
+        bus, game, game_config, policy, wcfg, f"worker-{args.index}", config.run, reload
+    )
+    try:
+        await worker.run(stop)
+    finally:
+        with contextlib.suppress(Exception):
+            await bus.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m sparring.worker",
+        description="A rollout worker: plays the run's game and streams samples and episodes.",
+    )
+    parser.add_argument("--url", required=True, help="NATS server URL")
+    parser.add_argument("--run-dir", type=Path, required=True, help="run directory (config.yaml)")
+    parser.add_argument("--model", required=True, help="initial model folder or hub id")
+    parser.add_argument("--index", type=int, default=0, help="worker number (seed offset, name)")
+    args = parser.parse_args(argv)
+    return asyncio.run(_serve(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
