@@ -84,3 +84,34 @@ def test_a_kl_step_reports_zero_kl_before_the_policy_moves(model_dir: Path) -> N
     assert first.kl == pytest.approx(0.0, abs=1e-6)
     second = train_step(model, build_optimizer(model, config), batch, config, ref)
     assert second.kl > 0
+
+
+def test_under_lora_the_published_merged_weights_make_a_plain_model_compute_the_same(
+    model_dir: Path,
+) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from sparring.trainer.model import load_weights_bytes, weights_bytes, weights_format
+
+    lora = LoraConfig(rank=4, alpha=8, targets=("q_proj", "v_proj", "down_proj"))
+    config = TrainerConfig(device="cpu", lr=5e-2, lora=lora)
+    model = load_trainable(model_dir, config)
+    batch = collate([_on_policy(model, [3, 4, 5], [20, 21], 1.0)], [1.0])
+    train_step(model, build_optimizer(model, config), batch, config)
+    ids = torch.tensor([[3, 4, 5, 20, 21, 9]])
+    with torch.no_grad():
+        adapted = model(ids).logits
+        plain = AutoModelForCausalLM.from_pretrained(model_dir)
+        before = plain(ids).logits
+        assert weights_format(model, config) == "full"
+        load_weights_bytes(plain, weights_bytes(model, config))
+        assert not torch.allclose(before, adapted, atol=1e-4)  # the step moved the adapter
+        assert torch.allclose(plain(ids).logits, adapted, atol=1e-5)
+
+        adapter_only = config.model_copy(
+            update={"lora": lora.model_copy(update={"publish": "adapter"})}
+        )
+        other = load_trainable(model_dir, adapter_only)
+        assert weights_format(other, adapter_only) == "lora"
+        load_weights_bytes(other, weights_bytes(model, adapter_only))
+        assert torch.allclose(other(ids).logits, adapted, atol=1e-5)

@@ -121,12 +121,10 @@ def load_checkpoint(path: Path, model: Any, optimizer: torch.optim.Optimizer) ->
     """Load weights and optimizer state from `path` into `model`/`optimizer`; return the state."""
     from safetensors.torch import load_file
 
-    from sparring.trainer.model import weights_format
-
     try:
         state = TrainerState.model_validate_json((path / "state.json").read_text())
         weights = load_file(path / "weights.safetensors")
-        if weights_format(model) == "lora":
+        if hasattr(model, "peft_config"):
             from peft import set_peft_model_state_dict
 
             set_peft_model_state_dict(model, weights)

@@ -41,6 +41,11 @@ class LoraConfig(_Frozen):
         description="Module names (peft target_modules) that get an adapter.",
     )
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the adapter input.")
+    publish: Literal["merged", "adapter"] = Field(
+        "merged",
+        description="What workers get: 'merged' full weights (base + adapter; any worker loads "
+        "them) or only the 'adapter' (small; for backends that serve LoRA, e.g. vLLM).",
+    )
 
 
 class TrainerConfig(_Frozen):

@@ -324,7 +324,7 @@ class Trainer:
 
     async def _publish(self) -> None:
         """Put the current weights in the Object Store and announce them as the next version."""
-        data = await asyncio.to_thread(weights_bytes, self.model)
+        data = await asyncio.to_thread(weights_bytes, self.model, self.config)
         version = self.state.version + 1
         info = await self.bus.put_object(f"policy-v{version}", data)
         await self.bus.set_policy(
@@ -333,7 +333,7 @@ class Trainer:
                 version=version,
                 step=self.state.step,
                 weights=info.name,
-                format=weights_format(self.model),
+                format=weights_format(self.model, self.config),
                 size_bytes=info.size,
                 sha256=info.sha256,
             )

@@ -3,8 +3,10 @@
 `load_trainable(model_dir, config)` loads the run's model folder with
 `AutoModelForCausalLM.from_pretrained` onto the configured device in fp32 (bf16 autocast does the
 speed-up on CUDA), wraps it in a peft LoRA adapter when `config.lora` is set, and builds AdamW.
-`weights_bytes(model)` is what gets published: the full state dict, or only the adapter under
-LoRA, as safetensors bytes; `load_weights_bytes` is the inverse a test or a worker can use.
+`weights_bytes(model, config)` is what gets published, as safetensors bytes: the full state dict
+(under LoRA the base with the adapter folded in, so any worker loads it as plain weights), or
+the adapter alone when `config.lora.publish == "adapter"`; `load_weights_bytes` is the inverse.
+Checkpoints keep `trained_state(model)`: the adapter alone under LoRA.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = [
     "load_reference",
     "load_trainable",
     "load_weights_bytes",
+    "merged_state",
     "resolve_device",
     "trained_state",
     "weights_bytes",
@@ -80,36 +83,72 @@ def build_optimizer(model: Any, config: TrainerConfig) -> torch.optim.Optimizer:
     )
 
 
-def weights_format(model: Any) -> Literal["full", "lora"]:
-    """'lora' when `model` is a peft model (only the adapter is published)."""
-    return "lora" if hasattr(model, "peft_config") else "full"
+def _adapter_only(model: Any, config: TrainerConfig) -> bool:
+    return config.lora is not None and config.lora.publish == "adapter" and _is_peft(model)
+
+
+def _is_peft(model: Any) -> bool:
+    return hasattr(model, "peft_config")
+
+
+def weights_format(model: Any, config: TrainerConfig) -> Literal["full", "lora"]:
+    """What `weights_bytes` publishes: 'lora' for an adapter alone, else 'full'."""
+    return "lora" if _adapter_only(model, config) else "full"
 
 
 def trained_state(model: Any) -> dict[str, torch.Tensor]:
-    """The tensors that define the trained weights: the adapter under LoRA, else everything."""
-    if weights_format(model) == "lora":
+    """The tensors a checkpoint keeps: the adapter under LoRA, else every weight."""
+    if _is_peft(model):
         from peft import get_peft_model_state_dict
 
-        state = get_peft_model_state_dict(model)
-    else:
-        state = model.state_dict()
+        return _host(get_peft_model_state_dict(model))
+    return _host(model.state_dict())
+
+
+def merged_state(model: Any) -> dict[str, torch.Tensor]:
+    """Full weights of a peft model with its adapter folded in (W + scale * B A), named as the
+    plain model names them; the model itself is left untouched (no merge/unmerge drift)."""
+    from peft.tuners.lora import LoraLayer
+
+    base = model.get_base_model()
+    state = {
+        k.replace(".base_layer.", "."): v for k, v in base.state_dict().items() if ".lora_" not in k
+    }
+    with torch.no_grad():
+        for name, module in base.named_modules():
+            if isinstance(module, LoraLayer):
+                weight = module.get_base_layer().weight
+                for adapter in module.active_adapters:
+                    weight = weight + module.get_delta_weight(adapter)
+                state[f"{name}.weight"] = weight
+    return _host(state)
+
+
+def _host(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     # Clone per key: tied embeddings share storage, which safetensors refuses to write.
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
 
 
-def weights_bytes(model: Any) -> bytes:
-    """safetensors bytes of `trained_state(model)`."""
+def weights_bytes(model: Any, config: TrainerConfig) -> bytes:
+    """safetensors bytes of what workers load: full (merged under LoRA) or the adapter alone."""
     from safetensors.torch import save
 
-    return bytes(save(trained_state(model)))
+    if _adapter_only(model, config):
+        state = trained_state(model)
+    elif _is_peft(model):
+        state = merged_state(model)
+    else:
+        state = trained_state(model)
+    return bytes(save(state))
 
 
 def load_weights_bytes(model: Any, data: bytes) -> None:
-    """Load bytes made by `weights_bytes` into a model of the same architecture (in place)."""
+    """Load bytes made by `weights_bytes` into a model (in place): full weights into a plain
+    model of the same architecture, an adapter into a peft model with the same LoRA config."""
     from safetensors.torch import load
 
     state = load(data)
-    if weights_format(model) == "lora":
+    if _is_peft(model):
         from peft import set_peft_model_state_dict
 
         set_peft_model_state_dict(model, state)
