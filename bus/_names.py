@@ -14,7 +14,7 @@ allows in stream and bucket names and it keeps subject tokens free of '.', '*' a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sparring.bus.errors import RunNameError
 from sparring.messages import DeadLetter, Episode, Metric, PolicyVersion, Sample, Task
@@ -44,6 +44,9 @@ class RunNames:
     """All NATS names of one run."""
 
     run: str
+    _subjects: dict[tuple[str, object, object], str] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         check_token("run name", self.run)
@@ -70,6 +73,15 @@ class RunNames:
 
     def subject_of(self, msg: Task | Sample | Episode | Metric | DeadLetter) -> str:
         """The subject a message is published on (its game/role/source as tokens)."""
+        # Cached: a worker publishes thousands of samples on a handful of subjects.
+        key = (msg.kind, getattr(msg, "game", None) or getattr(msg, "source", None),
+               getattr(msg, "role", None))  # fmt: skip
+        subject = self._subjects.get(key)
+        if subject is None:
+            subject = self._subjects[key] = self._subject_of(msg)
+        return subject
+
+    def _subject_of(self, msg: Task | Sample | Episode | Metric | DeadLetter) -> str:
         if isinstance(msg, Sample):
             return f"{self.prefix}.sample.{check_token('game', msg.game)}.{msg.role.value}"
         if isinstance(msg, Task):

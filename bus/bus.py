@@ -29,6 +29,7 @@ from sparring.bus import _store
 from sparring.bus._codec import decode, encode
 from sparring.bus._connect import connect_options
 from sparring.bus._names import KIND_OF, STREAM_OF, RunNames, check_token
+from sparring.bus._publisher import Publisher
 from sparring.bus.config import BusConfig
 from sparring.bus.consumer import Consumer, dead_letter
 from sparring.bus.errors import BusError, ConnectError, PublishError, SetupError
@@ -44,8 +45,6 @@ AnyMessage = Task | Sample | Episode | Metric | PolicyVersion | DeadLetter
 
 log = logging.getLogger(__name__)
 
-_MSG_ID = "Nats-Msg-Id"
-
 
 class Bus:
     """A connection to NATS scoped to one run: publish, consume, follow, weights, policy."""
@@ -57,6 +56,7 @@ class Bus:
         self.config = config
         self.name = name
         self.store = _store.Store(self._js, self.names, config)
+        self._publisher = Publisher(nc, config.publish_timeout_s, config.publish_window)
 
     @property
     def run(self) -> str:
@@ -78,6 +78,7 @@ class Bus:
         bus = cls(nc, names.run, config, name)
         try:
             await bus._setup()
+            await bus._publisher.start()
         except BaseException:
             await nc.close()
             raise
@@ -111,33 +112,21 @@ class Bus:
 
     async def publish(self, msg: AnyMessage) -> None:
         """Store one message and wait for JetStream's ack (a PolicyVersion goes to the KV)."""
-        if isinstance(msg, PolicyVersion):
-            await self.set_policy(msg)
-            return
-        subject = self.names.subject_of(msg)
-        try:
-            await self._js.publish(subject, encode(msg), headers={_MSG_ID: msg.id})
-        except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as e:
-            raise PublishError(subject, _reason(e)) from e
+        await self.publish_many((msg,))
 
     async def publish_many(self, msgs: Sequence[AnyMessage]) -> None:
-        """Store many messages, pipelined; returns when every one is acked."""
-        futures = []
-        subject = ""
+        """Store many messages, pipelined; returns when every one is acked (PublishError if
+        one is refused or never acked after retries; retrying the call is safe)."""
+        subject_of, out = self.names.subject_of, []
+        for msg in msgs:
+            if isinstance(msg, PolicyVersion):
+                await self.set_policy(msg)
+            else:
+                out.append((subject_of(msg), encode(msg), msg.id))
         try:
-            for msg in msgs:
-                if isinstance(msg, PolicyVersion):
-                    await self.set_policy(msg)
-                    continue
-                subject = self.names.subject_of(msg)
-                futures.append(
-                    await self._js.publish_async(subject, encode(msg), headers={_MSG_ID: msg.id})
-                )
-            await asyncio.wait_for(asyncio.gather(*futures), self.config.publish_timeout_s)
-        except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as e:
-            for f in futures:
-                f.cancel()
-            raise PublishError(subject, _reason(e)) from e
+            await self._publisher.publish(out)
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise PublishError(out[0][0], _reason(e)) from e
 
     # -- consuming ------------------------------------------------------------------------
 
@@ -162,17 +151,15 @@ class Bus:
             num_replicas=self.config.replicas,
         )
         try:
-            psub = await self._js.pull_subscribe(
-                subject,
-                durable=durable,
-                stream=stream,
-                config=cfg,
-                pending_msgs_limit=-1,
-                pending_bytes_limit=-1,
-            )
+            try:
+                await self._js.consumer_info(stream, durable)
+            except nats.js.errors.NotFoundError:
+                await self._js.add_consumer(stream, cfg)
+            consumer = Consumer(kind, durable, self._nc, self._js, self.names, stream)
+            await consumer.start()
         except (nats.errors.Error, nats.js.errors.Error) as e:
             raise SetupError(f"consumer {durable!r} on {stream}", _reason(e)) from e
-        return Consumer(kind, durable, psub, self._js, self.names, stream)
+        return consumer
 
     async def follow(
         self, kind: type[M], from_start: bool = True, game: str | None = None

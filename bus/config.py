@@ -97,6 +97,11 @@ class BusConfig(BaseModel):
     publish_timeout_s: float = Field(
         10.0, gt=0, description="How long a publish waits for JetStream's ack before PublishError."
     )
+    publish_window: int = Field(
+        4000,
+        ge=1,
+        description="Most messages publish_many keeps in flight (sent, not yet acked).",
+    )
     object_chunk_bytes: int = Field(
         1 * MiB,
         ge=1024,

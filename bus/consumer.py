@@ -14,7 +14,12 @@ the fetch carries on.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
+import json
 import logging
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
@@ -32,8 +37,6 @@ __all__ = ["Consumer", "Delivery", "dead_letter"]
 M = TypeVar("M", bound=BaseModel)
 
 log = logging.getLogger(__name__)
-
-_NO_MESSAGES = (TimeoutError, nats.errors.TimeoutError, nats.js.errors.FetchTimeoutError)
 
 
 class Delivery(Generic[M]):
@@ -76,17 +79,39 @@ class Delivery(Generic[M]):
 
 
 class Consumer(Generic[M]):
-    """A durable pull consumer of one message kind on one run's stream."""
+    """A durable pull consumer of one message kind on one run's stream.
+
+    Pull requests go to `$JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>` with a reply subject of
+    our own (`<inbox>.<request>`), and a callback files what arrives. nats-py's `fetch` instead
+    waits on each message through a fresh task and timer, which costs more than the decode.
+    A request first asks for what is there now (`no_wait`); only when nothing is, it waits (up to
+    `timeout`) and returns the first burst. Messages of a lingering request that arrive after
+    the fetch returned are kept for the next fetch.
+    """
 
     def __init__(
-        self, kind: type[M], durable: str, psub: Any, js: Any, names: RunNames, stream: str
+        self, kind: type[M], durable: str, nc: Any, js: Any, names: RunNames, stream: str
     ) -> None:
         self.kind = kind
         self.durable = durable
-        self._psub = psub
+        self._nc = nc
         self._js = js
         self._names = names
         self._stream = stream
+        self._next = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self._inbox = ""
+        self._sub: Any = None
+        self._requests = itertools.count()
+        self._current = ""  # token of the request a fetch is waiting on
+        self._want = 0
+        self._got: deque[Any] = deque()
+        self._wake = asyncio.Event()
+
+    async def start(self) -> None:
+        self._inbox = self._nc.new_inbox()
+        self._sub = await self._nc.subscribe(
+            self._inbox + ".*", cb=self._on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1
+        )
 
     # The timeout is the pull request's expiry on the server, not a local timer (ASYNC109).
     async def fetch(
@@ -95,32 +120,71 @@ class Consumer(Generic[M]):
         timeout: float = 1.0,  # noqa: ASYNC109
     ) -> list[Delivery[M]]:
         """Up to `max_messages` messages, waiting at most `timeout` s for the first; [] if none."""
+        if not self._got:
+            await self._pull({"batch": max_messages, "no_wait": True}, max_messages, timeout)
+        if not self._got:
+            expires = int(timeout * 1e9) - 1_000_000  # expire just before we stop waiting
+            if expires > 0:
+                await self._pull({"batch": max_messages, "expires": expires}, 1, timeout)
+        return await self._deliveries(max_messages)
+
+    async def ack_many(self, deliveries: Sequence[Delivery[M]]) -> None:
+        """Ack a batch at once (the trainer acks a whole step after its checkpoint)."""
+        publish = self._nc.publish
+        for d in deliveries:
+            await publish(d._msg.reply, b"")
+
+    async def pending(self) -> int:
+        """Messages on the stream this consumer has not yet been delivered."""
+        info = await self._js.consumer_info(self._stream, self.durable)
+        return int(info.num_pending)
+
+    async def close(self) -> None:
+        """Stop fetching (the durable consumer and its position stay on the server)."""
+        if self._sub is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self._sub.unsubscribe()
+
+    async def _pull(self, request: dict[str, Any], want: int, wait_s: float) -> None:
+        """Send one pull request and wait until `want` messages or its end status came."""
+        self._current = str(next(self._requests))
+        self._want = want
+        self._wake.clear()
         try:
-            msgs = await self._psub.fetch(max_messages, timeout=timeout)
-        except _NO_MESSAGES:
-            return []
+            await self._nc.publish(
+                self._next, json.dumps(request).encode(), reply=f"{self._inbox}.{self._current}"
+            )
+            await asyncio.wait_for(self._wake.wait(), wait_s)
+        except (TimeoutError, nats.errors.Error):
+            pass  # nothing came (or the server is away): the fetch returns what there is
+        finally:
+            self._current = ""
+
+    async def _deliveries(self, limit: int) -> list[Delivery[M]]:
         out: list[Delivery[M]] = []
-        kind = self.kind
-        for msg in msgs:
+        got, kind = self._got, self.kind
+        while got and len(out) < limit:
+            msg = got.popleft()
             try:
                 out.append(Delivery(decode(msg.data, kind), msg))
             except MessageError as e:
                 await self._reject(msg, e)
         return out
 
-    async def ack_many(self, deliveries: Sequence[Delivery[M]]) -> None:
-        """Ack a batch at once (the trainer acks a whole step after its checkpoint)."""
-        for d in deliveries:
-            await d.ack()
-
-    async def pending(self) -> int:
-        """Messages on the stream this consumer has not yet been delivered."""
-        info = await self._psub.consumer_info()
-        return int(info.num_pending)
-
-    async def close(self) -> None:
-        """Stop fetching (the durable consumer and its position stay on the server)."""
-        await self._psub.unsubscribe()
+    async def _on_msg(self, msg: Any) -> None:
+        if msg.headers and not msg.data and "Status" in msg.headers:
+            # 404 no messages, 408 request expired, 409 limits or consumer gone: the request
+            # is over; 100 is an idle heartbeat. A status comes on the request's own reply
+            # subject, so one of an earlier request means nothing now.
+            token = msg.subject[len(self._inbox) + 1 :]
+            if token == self._current and msg.headers["Status"] != "100":
+                self._wake.set()
+            return
+        # Messages keep their stream subject, so they cannot be told apart by request: any
+        # one counts for the fetch waiting now.
+        self._got.append(msg)
+        if self._current and len(self._got) >= self._want:
+            self._wake.set()
 
     async def _reject(self, msg: Any, error: MessageError) -> None:
         seq = int(msg.metadata.sequence.stream)

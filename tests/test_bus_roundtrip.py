@@ -91,6 +91,17 @@ async def test_publish_many_stores_every_message_in_order(bus: Bus) -> None:
     assert await fetch_all(consumer, 500) == samples
 
 
+async def test_publish_many_beyond_the_in_flight_window_waits_for_acks_and_stores_all(
+    nats_url: str, run_name: str
+) -> None:
+    bus = await Bus.connect(nats_url, run=run_name, config=BusConfig(publish_window=16))
+    samples = [realistic_sample(run_name, tokens=16) for _ in range(300)]
+    await bus.publish_many(samples)
+    consumer = await bus.consumer(Sample, durable="trainer")
+    assert await fetch_all(consumer, 300) == samples
+    await bus.close()
+
+
 async def test_an_unacked_message_is_delivered_again_after_ack_wait(bus: Bus) -> None:
     sample = realistic_sample(bus.run, tokens=16)
     await bus.publish(sample)
