@@ -133,3 +133,27 @@ async def test_a_proposer_group_of_one_trains_against_its_rae_baseline(
     assert state.rae["arith/proposer"] == pytest.approx(0.0475)
     assert _ledger_ids(tmp_path) == [s.id for s in proposals]
     assert state.version == 1  # the stop published the last step's weights
+
+
+async def test_groups_already_too_stale_do_not_count_toward_a_batch(
+    bus: Bus, model_dir: Path, tmp_path: Path
+) -> None:
+    config = TrainerConfig(device="cpu", batch_groups=2, max_staleness=0)
+    trainer = Trainer(config, model_dir, tmp_path, bus)
+    stop = asyncio.Event()
+    task = asyncio.create_task(trainer.run(stop))
+    await bus.publish_many(_samples(bus.run, "a", [1.0, 0.0]) + _samples(bus.run, "b", [0.0, 1.0]))
+    await _until(lambda: trainer.state.version == 1)
+    old = _samples(bus.run, "old", [1.0, 0.0], version=0)  # 1 behind at v1: too stale
+    fresh = _samples(bus.run, "fresh", [0.0, 1.0], version=1)
+    await bus.publish_many(old + fresh)
+    await _until(lambda: trainer.totals.get("dropped_stale") == 2)
+    await asyncio.sleep(0.3)
+    assert trainer.state.step == 1  # one fresh group waits for a second: no step on leftovers
+    later = _samples(bus.run, "later", [1.0, 0.0], version=1)
+    await bus.publish_many(later)
+    await _until(lambda: trainer.state.step == 2)
+    stop.set()
+    await task
+    last = json.loads((tmp_path / "trained.jsonl").read_text().splitlines()[-1])
+    assert sorted(last["sample_ids"]) == sorted(s.id for s in fresh + later)

@@ -47,6 +47,10 @@ __all__ = ["Trainer"]
 
 log = logging.getLogger(__name__)
 
+_NO_SIGNAL = 1e-6
+"""A group whose advantages are all smaller than this teaches nothing (an RAE baseline that has
+converged on a constant reward gives ~1e-16, not 0)."""
+
 
 class Trainer:
     """Trains the run's policy from the samples stream; see the module docstring."""
@@ -108,7 +112,7 @@ class Trainer:
                 deliveries = await consumer.fetch(self.config.fetch_batch, timeout=poll)
                 await self._receive(deliveries)
                 await self._expire()
-                while self._ready_to_step() and not stop.is_set():
+                while await self._batch_ready() and not stop.is_set():
                     await self._train_one()
             if self._uncommitted:
                 await self._commit()
@@ -185,6 +189,22 @@ class Trainer:
             return
         self._ready.append(group)
 
+    def _too_stale(self, s: Sample) -> bool:
+        return self.state.version - s.policy_version > self.config.max_staleness
+
+    async def _drop_stale_groups(self) -> None:
+        # A waiting group whose every sample is already too old can never train: drop it now,
+        # so it does not count toward a batch. Otherwise the trainer steps on the few fresh
+        # leftovers, bumps the version each time and makes the next arrivals stale in turn.
+        keep = []
+        for group in self._ready:
+            if all(self._too_stale(s) for s in group):
+                self._totals["dropped_stale"] += len(group)
+                await self._ack([s.id for s in group])
+            else:
+                keep.append(group)
+        self._ready = keep
+
     async def _expire(self) -> None:
         for group in self._buffer.expire(time.monotonic()):
             self._groups_seen += 1
@@ -209,7 +229,8 @@ class Trainer:
 
     # -- stepping -------------------------------------------------------------------------
 
-    def _ready_to_step(self) -> bool:
+    async def _batch_ready(self) -> bool:
+        await self._drop_stale_groups()
         n = sum(len(g) for g in self._ready)
         return bool(self._ready) and (
             len(self._ready) >= self.config.batch_groups or n >= self.config.min_samples
@@ -229,17 +250,16 @@ class Trainer:
         advantages = estimate(groups, self.config, self._rae)
         samples, advs, staleness = [], [], []
         for group, adv in zip(groups, advantages, strict=True):
-            if adv is None or not any(adv):
+            if adv is None or max(abs(a) for a in adv) < _NO_SIGNAL:
                 self._totals["skipped_no_signal"] += 1
                 continue
             for s, a in zip(group, adv, strict=True):
-                lag = self.state.version - s.policy_version
-                if lag > self.config.max_staleness:
+                if self._too_stale(s):
                     self._totals["dropped_stale"] += 1
                     continue
                 samples.append(s)
                 advs.append(a)
-                staleness.append(lag)
+                staleness.append(self.state.version - s.policy_version)
         self._consumed.extend(s.id for g in groups for s in g)
         if not samples:
             return
