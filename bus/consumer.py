@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
@@ -106,6 +107,7 @@ class Consumer(Generic[M]):
         self._want = 0
         self._got: deque[Any] = deque()
         self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
 
     async def start(self) -> None:
         self._inbox = self._nc.new_inbox()
@@ -119,13 +121,20 @@ class Consumer(Generic[M]):
         max_messages: int = 256,
         timeout: float = 1.0,  # noqa: ASYNC109
     ) -> list[Delivery[M]]:
-        """Up to `max_messages` messages, waiting at most `timeout` s for the first; [] if none."""
+        """Up to `max_messages` messages, waiting at most `timeout` s for the first; [] if none.
+        Concurrent fetches on one Consumer take turns; for parallel pulls make more consumers
+        with the same durable name."""
+        async with self._lock:
+            return await self._fetch(max_messages, timeout)
+
+    async def _fetch(self, max_messages: int, wait_s: float) -> list[Delivery[M]]:
+        deadline = time.monotonic() + wait_s
         if not self._got:
-            await self._pull({"batch": max_messages, "no_wait": True}, max_messages, timeout)
-        if not self._got:
-            expires = int(timeout * 1e9) - 1_000_000  # expire just before we stop waiting
-            if expires > 0:
-                await self._pull({"batch": max_messages, "expires": expires}, 1, timeout)
+            await self._pull({"batch": max_messages, "no_wait": True}, max_messages, wait_s)
+        left = deadline - time.monotonic()
+        if not self._got and left > 0.002:
+            expires = int((left - 0.001) * 1e9)  # expire just before we stop waiting
+            await self._pull({"batch": max_messages, "expires": expires}, 1, left)
         return await self._deliveries(max_messages)
 
     async def ack_many(self, deliveries: Sequence[Delivery[M]]) -> None:

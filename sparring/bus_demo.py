@@ -1,6 +1,6 @@
 """`sparring bus-demo`: stream realistic Samples through an embedded NATS and print the rates.
 
-    sparring bus-demo                    # embedded server in a temporary folder, 5,000 samples
+    sparring bus-demo                    # embedded server in a temporary folder, 20,000 samples
     sparring bus-demo --nats nats://host:4222 --samples 50000 --tokens 2048
 
 It starts the embedded nats-server (unless --nats), connects a Bus for a fresh run, publishes the
@@ -114,7 +114,7 @@ async def _stream(console: Any, bus: Any, n: int, tokens: int) -> None:
             got += len(batch)
             progress.advance(con, len(batch))
         t_con = time.perf_counter() - t0
-    table = Table(title=f"{n:,} Samples of {tokens:,} tokens (~{size / 1024:.0f} KiB each)")
+    table = Table(title=f"{n:,} samples, {tokens:,} tokens, ~{size / 1024:.0f} KiB each")
     for col in ("", "msgs/s", "MiB/s", "seconds"):
         table.add_column(col, justify="right")
     for name, count, secs in (("publish", n, t_pub), ("consume + ack", got, t_con)):
