@@ -137,7 +137,9 @@ class Bus:
         game: str | None = None,
         role: str | None = None,
     ) -> Consumer[M]:
-        """A durable pull consumer of `kind` (Task, Sample, Episode or Metric) on this run."""
+        """A durable pull consumer of `kind` (Task, Sample, Episode or Metric) on this run.
+        Created on first use with this BusConfig's ack_wait/max_deliver; a durable that already
+        exists keeps the settings it was created with."""
         stream = self._stream_of(kind)
         check_token("durable consumer name", durable)
         subject = self.names.filter_subject(kind, game, role)

@@ -205,3 +205,13 @@ async def test_connecting_to_an_unreachable_url_is_a_clear_error_within_seconds(
 async def test_a_bad_run_name_is_refused_with_a_suggestion(nats_url: str, bad: str) -> None:
     with pytest.raises(RunNameError, match="letters, digits"):
         await Bus.connect(nats_url, run=bad)
+
+
+def test_the_public_api_is_pinned() -> None:
+    import sparring.bus
+
+    assert sorted(sparring.bus.__all__) == [
+        "Bus", "BusConfig", "ConnectError", "Consumer", "Delivery", "EmbeddedServer",
+        "ObjectInfo", "ObjectNotFoundError", "PublishError", "RunNameError", "ServerStartError",
+        "SetupError",
+    ]  # fmt: skip
