@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import ssl
 from typing import Any
 
 from sparring.bus.config import BusConfig
+from sparring.errors import BusError
 
 __all__ = ["connect_options"]
 
@@ -30,6 +32,8 @@ def connect_options(config: BusConfig, name: str, url: str) -> dict[str, Any]:
     if config.user is not None:
         opts["user"] = config.user
         opts["password"] = config.password.get_secret_value() if config.password else ""
+    if (config.nkey_seed_file or config.creds_file) and importlib.util.find_spec("nkeys") is None:
+        raise BusError("NKey and .creds authentication need the nkeys package: pip install nkeys")
     if config.nkey_seed_file is not None:
         opts["nkeys_seed"] = str(config.nkey_seed_file)
     if config.creds_file is not None:

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from sparring.bus import Bus, BusConfig, ConnectError, EmbeddedServer, ServerStartError
 from sparring.bus import server as server_module
 from sparring.bus_demo import realistic_sample, sample_batch
-from sparring.errors import ServerNotFoundError
+from sparring.errors import BusError, ServerNotFoundError
 from sparring.messages import Sample
 
 
@@ -170,3 +170,18 @@ async def test_tls_connects_with_the_ca_file_and_refuses_without_it(
         consumer = await bus.consumer(Sample, durable="t")
         assert len(await consumer.fetch(1, timeout=1.0)) == 1
         await bus.close()
+
+
+async def test_a_creds_file_without_the_nkeys_package_says_what_to_install(
+    nats_url: str, tmp_path: Path
+) -> None:
+    try:  # nkeys is not a dependency of sparring; where someone installed it, this is moot
+        import nkeys  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("nkeys is installed here")
+    creds = tmp_path / "user.creds"
+    creds.write_text("not used")
+    with pytest.raises(BusError, match="pip install nkeys"):
+        await Bus.connect(nats_url, run="r", config=BusConfig(creds_file=creds))
