@@ -1,12 +1,14 @@
 """Trainer benchmark: the optimizer step's overhead, and how fast new weights reach a worker.
 
     .venv/bin/python bench/trainer.py [--model DIR] [--batch 64] [--prompt 16] [--completion 32]
-                                      [--repeats 15] [--syncs 6] [--threads 2]
+                                      [--repeats 15] [--syncs 6] [--threads 1]
 
 step_ratio: tokens/s of sparring's `train_step` (clipped surrogate, truncated IS, entropy and
 stats) over a minimal hand-written policy-gradient step (forward, log-softmax, gather,
 -(A * logp) token mean, backward, clip, AdamW) on the same padded batch of the tiny model.
-Runs alternate and medians are compared, because the CPU is shared. Target >= 0.9.
+Runs alternate and medians are compared, because the CPU is shared. Target >= 0.9. One torch
+thread by default: on a shared 2-core machine two threads spin against other processes and
+both steps run ~15x slower, which measures the contention, not the step.
 
 weight_sync_s: from the end of a trainer step (its metrics line, written right after the step)
 to a worker serving the new version: the real `Trainer` loop (checkpoint, ack, Object Store put,
@@ -102,6 +104,7 @@ def bench_step(model_dir: Path, args: argparse.Namespace) -> float:
 
 async def bench_sync(model_dir: Path, work: Path, syncs: int) -> list[float]:
     served: dict[int, float] = {}
+    marks: dict[int, tuple[float, float, float]] = {}
     async with EmbeddedServer(work / "nats") as server:
         bus = await Bus.connect(server.url, run="bench", name="trainer")
         worker_bus = await Bus.connect(server.url, run="bench", name="worker")
@@ -109,9 +112,12 @@ async def bench_sync(model_dir: Path, work: Path, syncs: int) -> list[float]:
 
         async def worker() -> None:
             async for pv in worker_bus.watch_policy():
+                seen = time.time()
                 data = await worker_bus.get_object(pv.weights)
+                fetched = time.time()
                 await policy.load_weights(data, pv.version)
                 served[pv.version] = time.time()
+                marks[pv.version] = (pv.created_at, seen, fetched)
 
         config = TrainerConfig(device="cpu", batch_groups=1, checkpoint_every=1, publish_every=1)
         trainer = Trainer(config, model_dir, work / "run", bus)
@@ -143,6 +149,15 @@ async def bench_sync(model_dir: Path, work: Path, syncs: int) -> list[float]:
         await worker_bus.close()
     lines = [json.loads(x) for x in (work / "run" / "metrics.jsonl").read_text().splitlines()]
     step_end = {int(m["step"]): m["time"] - m["wall_s"] + m["step_time_s"] for m in lines}
+    versions = [v for v in sorted(served) if v in step_end][1:] or sorted(served)
+    parts = {
+        "checkpoint + put_object": [marks[v][0] - step_end[v] for v in versions],
+        "KV watch notification": [marks[v][1] - marks[v][0] for v in versions],
+        "get_object": [marks[v][2] - marks[v][1] for v in versions],
+        "load_weights": [served[v] - marks[v][2] for v in versions],
+    }
+    for name, values in parts.items():
+        print(f"  {name:26s} median {statistics.median(values) * 1e3:6.1f} ms")
     return [served[v] - step_end[v] for v in sorted(served) if v in step_end]
 
 
@@ -154,7 +169,7 @@ def main() -> None:
     p.add_argument("--completion", type=int, default=32)
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--syncs", type=int, default=6)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:

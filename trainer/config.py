@@ -107,7 +107,12 @@ class TrainerConfig(_Frozen):
     # model and device
     lora: LoraConfig | None = Field(None, description="Train a LoRA adapter; None: full weights.")
     device: str = Field("auto", description="'auto' (CUDA if present, else CPU), 'cpu', 'cuda:0'.")
-    threads: int = Field(0, ge=0, description="torch CPU threads; 0 leaves torch's default.")
+    threads: int = Field(
+        0,
+        ge=0,
+        description="torch CPU threads; 0: half the cores (rollout workers share the machine, and "
+        "oversubscribed torch threads spin: 2 threads on a busy 2-core box ran a step 15x slower).",
+    )
     seed: int = Field(0, description="Seed of torch's generators.")
 
     @model_validator(mode="after")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -126,8 +127,7 @@ class Trainer:
 
     def _load(self) -> None:
         torch.manual_seed(self.config.seed)
-        if self.config.threads:
-            torch.set_num_threads(self.config.threads)
+        torch.set_num_threads(self.config.threads or max(1, (os.cpu_count() or 2) // 2))
         self.model = load_trainable(self.model_dir, self.config)
         self.optimizer = build_optimizer(self.model, self.config)
         self._ref = load_reference(self.model, self.config)
