@@ -16,9 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from test_trainer_support import build_model_dir, group
 
 from sparring.bus import Bus
+from sparring.trainer.__main__ import main
 
 
 def _ledger(run_dir: Path) -> list[list[str]]:
@@ -104,3 +106,11 @@ async def test_a_sample_is_trained_exactly_once_across_a_kill_9_and_a_restart(
     assert _steps(run_dir) == len(_ledger(run_dir)) + 1  # step 4 ran twice: lost, then redone
     pv = await bus.get_policy()
     assert pv is not None and pv.step == len(_ledger(run_dir))
+
+
+def test_the_entry_point_refuses_a_bad_config_with_the_field_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["--url", "nats://127.0.0.1:1", "--run", "r", "--model", str(tmp_path)]
+    assert main([*args, "--run-dir", str(tmp_path), "--config", '{"clip_high": 5.0}']) == 2
+    assert "is_truncation" in capsys.readouterr().err

@@ -21,8 +21,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from sparring.bus import Bus, BusConfig
-from sparring.errors import ConfigError
+from sparring.errors import BusError, ConfigError
 from sparring.trainer.config import TrainerConfig
+from sparring.trainer.errors import TrainerError
 from sparring.trainer.loop import Trainer
 
 __all__ = ["main"]
@@ -74,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except (TrainerError, BusError) as e:  # a missing model folder, an unreachable server
+        print(f"error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
