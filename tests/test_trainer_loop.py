@@ -77,6 +77,7 @@ async def test_after_a_step_the_published_weights_load_into_a_fresh_model_and_eq
     for key in ("loss", "kl", "entropy", "clip_frac", "staleness_max", "tokens_per_s"):
         assert key in metrics[0]
     assert metrics[0]["reward/solver"] == pytest.approx(0.5)
+    assert metrics[0]["signal_frac"] == 1.0 and metrics[0]["staleness_max"] == 0
 
 
 async def test_stale_all_equal_unrewarded_invalid_and_incomplete_samples_are_dropped_and_counted(

@@ -74,6 +74,7 @@ class Trainer:
         self._uncommitted: list[ckpt.StepIds] = []
         self._totals: dict[str, float] = defaultdict(float)
         self._groups_seen = 0  # groups completed or dropped since the last step
+        self._groups_signal = 0  # ...of which had a non-zero advantage
         self._sink = MetricsSink(self.run_dir / "metrics.jsonl", bus)
 
     @property
@@ -150,6 +151,8 @@ class Trainer:
         stale = current.step != self.state.step if current is not None else self.state.step > 0
         if stale:
             await self._publish()
+        else:  # what workers serve is this state's weights (the checkpoint predates the publish)
+            self.state = self.state.model_copy(update={"published_step": self.state.step})
 
     # -- consuming ------------------------------------------------------------------------
 
@@ -253,6 +256,7 @@ class Trainer:
             if adv is None or max(abs(a) for a in adv) < _NO_SIGNAL:
                 self._totals["skipped_no_signal"] += 1
                 continue
+            self._groups_signal += 1
             for s, a in zip(group, adv, strict=True):
                 if self._too_stale(s):
                     self._totals["dropped_stale"] += 1
@@ -272,7 +276,7 @@ class Trainer:
         self.state = self.state.model_copy(update={"step": step})
         self._uncommitted.append(ckpt.StepIds(step=step, sample_ids=[s.id for s in samples]))
         await self._sink.emit(step, self._step_metrics(stats, groups, samples, advs, staleness, t0))
-        self._groups_seen = 0
+        self._groups_seen = self._groups_signal = 0
         if step % self.config.checkpoint_every == 0:
             await self._commit()
         if step % self.config.publish_every == 0:
@@ -301,7 +305,8 @@ class Trainer:
             "samples_per_s": stats.samples / stats.step_time_s,
             "tokens_per_s": stats.tokens / stats.step_time_s,
             "wall_s": time.perf_counter() - t0,
-            "signal_frac": len(groups) / max(self._groups_seen, len(groups)),
+            # groups with a non-zero advantage / all groups completed or dropped since last step
+            "signal_frac": self._groups_signal / max(self._groups_seen, self._groups_signal),
             "staleness_mean": sum(staleness) / len(staleness),
             "staleness_max": max(staleness),
             "version": self.state.version,
