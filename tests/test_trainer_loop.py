@@ -24,7 +24,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_model_dir(tmp_path_factory.mktemp("tiny"))
 
 
-async def _until(check: Callable[[], bool], limit_s: float = 15.0) -> None:
+async def _until(check: Callable[[], bool], limit_s: float = 30.0) -> None:
     for _ in range(int(limit_s / 0.02)):
         if check():
             return
