@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sparring.bus._codec import decode, encode
 from sparring.bus._names import POLICY_KEY, RunNames
 from sparring.bus.config import BusConfig
-from sparring.bus.errors import ObjectNotFoundError, SetupError
+from sparring.bus.errors import ObjectNotFoundError, PublishError, SetupError
 from sparring.errors import MessageError
 from sparring.messages import PolicyVersion
 
@@ -79,7 +79,10 @@ class Store:
         max_payload = int(self._js._nc.max_payload)
         chunk = max(1024, min(self._config.object_chunk_bytes, max_payload - 16 * 1024))
         meta = api.ObjectMeta(name=name, options=api.ObjectMetaOptions(max_chunk_size=chunk))
-        await self._obs.put(name, data, meta=meta)
+        try:
+            await self._obs.put(name, data, meta=meta)
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise PublishError(f"object {name!r}", str(e) or type(e).__name__) from e
         return ObjectInfo(name=name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
 
     async def get_object(self, name: str) -> bytes:
@@ -92,8 +95,21 @@ class Store:
             raise ObjectNotFoundError(name, self._names.weights_bucket) from e
         return buf.getvalue()
 
+    async def delete_object(self, name: str) -> bool:
+        """Delete `name`; False if there was no such object."""
+        try:
+            await self._obs.delete(name)
+        except (nats.js.errors.ObjectNotFoundError, nats.js.errors.NotFoundError):
+            return False
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise PublishError(f"deleting object {name!r}", str(e) or type(e).__name__) from e
+        return True
+
     async def set_policy(self, pv: PolicyVersion) -> None:
-        await self._kv.put(POLICY_KEY, encode(pv))
+        try:
+            await self._kv.put(POLICY_KEY, encode(pv))
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise PublishError(f"policy key {POLICY_KEY!r}", str(e) or type(e).__name__) from e
 
     async def get_policy(self) -> PolicyVersion | None:
         try:

@@ -163,6 +163,19 @@ class Bus:
             raise SetupError(f"consumer {durable!r} on {stream}", _reason(e)) from e
         return consumer
 
+    async def backlog(self, kind: type[M], durable: str) -> int | None:
+        """Messages of `kind` a durable consumer has not finished with: not yet delivered plus
+        delivered and not yet acked. None while that consumer does not exist. Producers use it
+        for back-pressure (a worker pauses while the trainer's backlog is long)."""
+        stream = self._stream_of(kind)
+        try:
+            info = await self._js.consumer_info(stream, durable)
+        except nats.js.errors.NotFoundError:
+            return None
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise BusError(f"could not read consumer {durable!r} on {stream}: {_reason(e)}") from e
+        return int(info.num_pending) + int(info.num_ack_pending)
+
     async def follow(
         self, kind: type[M], from_start: bool = True, game: str | None = None
     ) -> AsyncIterator[M]:
@@ -205,6 +218,10 @@ class Bus:
     async def get_object(self, name: str) -> bytes:
         """The bytes stored under `name`; ObjectNotFoundError if there is none."""
         return await self.store.get_object(name)
+
+    async def delete_object(self, name: str) -> bool:
+        """Delete the object stored under `name` (old weights); False if there was none."""
+        return await self.store.delete_object(name)
 
     async def set_policy(self, pv: PolicyVersion) -> None:
         """Announce a new policy version (workers watching see it at once)."""

@@ -1,6 +1,7 @@
 """Where episodes come from: a run's episode stream on NATS, replayed from the start, then live.
 
-`open_run(run_dir, nats_url)` yields (bus_url, run name): the given NATS server, or else an
+`open_run(run_dir, nats_url)` yields (bus_url, run name): the given NATS server, the live run's
+own server (its URL is in RUN/nats.url while `sparring run` runs), or else an
 `EmbeddedServer` started on the run directory's own store (RUN/nats) so a finished run opens with
 nothing else running. `feed(store, bus_url, run)` reads every episode into an `EpisodeStore`
 until cancelled, reconnecting with back-off if the stream breaks (a viewer left open for hours
@@ -67,6 +68,10 @@ async def open_run(run: Path | None, nats_url: str | None) -> AsyncIterator[tupl
         yield nats_url, run_name(run)
         return
     run_dir = run if run is not None else newest_run()
+    live_url = await _live_server(run_dir)
+    if live_url is not None:  # the run is going on: read from its own server
+        yield live_url, run_name(run_dir)
+        return
     store_dir = run_dir / "nats"
     if not store_dir.is_dir():
         raise RunNotFoundError(
@@ -80,6 +85,25 @@ async def open_run(run: Path | None, nats_url: str | None) -> AsyncIterator[tupl
             run_dir,
             f"could not open its NATS store ({e}); if the run is still live, pass --nats URL",
         ) from e
+
+
+async def _live_server(run_dir: Path) -> str | None:
+    """The URL in RUN/nats.url (written by `sparring run` while it runs), if it answers."""
+    path = run_dir / "nats.url"
+    if not path.is_file():
+        return None
+    url = path.read_text().strip()
+    found = re.match(r"nats://([^:/]+):(\d+)", url)
+    if found is None:
+        return None
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(found.group(1), int(found.group(2))), 1.0
+        )
+    except (OSError, TimeoutError):
+        return None  # left behind by a run that crashed
+    writer.close()
+    return url
 
 
 async def connect(bus_url: str, run: str) -> Bus:

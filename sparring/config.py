@@ -61,14 +61,11 @@ class WorkerConfig(_Section):
 
     workers: int = Field(1, ge=1, description="Worker processes (one per core is plenty).")
     concurrency: int = Field(32, ge=1, description="Episodes each worker plays at once.")
-    episodes_per_version: int = Field(
-        32,
+    max_backlog: int = Field(
+        512,
         ge=1,
-        description="Episodes a worker plays on one policy version before it waits for the "
-        "next; bounds how stale samples get when the trainer is slower than the workers.",
-    )
-    version_wait_s: float = Field(
-        30.0, gt=0, description="How long to wait for a new version before playing on anyway."
+        description="Samples the trainer has not finished with (queued or held) beyond which "
+        "workers pause: more would only wait in the queue and go stale.",
     )
     torch_threads: int = Field(1, ge=1, description="torch threads per worker process.")
     seed: int = Field(0, description="Base seed; worker i uses seed + i.")

@@ -20,13 +20,15 @@ __all__ = ["Dashboard"]
 
 _TRAINER_KEYS = (
     "loss",
-    "frac_groups_with_signal",
+    "signal_frac",
     "kl",
     "entropy",
     "clip_frac",
     "staleness_mean",
+    "dropped_stale",
     "samples_per_s",
     "tokens_per_s",
+    "step_time_s",
 )
 
 
@@ -68,7 +70,7 @@ class Dashboard:
         if trainer:
             values = trainer.values
             shown = {k: values[k] for k in _TRAINER_KEYS if k in values}
-            shown |= {k: v for k, v in values.items() if k.startswith(("reward/", "adv/"))}
+            shown |= {k: v for k, v in values.items() if k.startswith(("reward/", "advantage/"))}
             parts.append(self._table(f"trainer (step {trainer.step})", shown))
         evaluation = self.latest.get("eval")
         if evaluation:
@@ -84,11 +86,7 @@ class Dashboard:
         bits.append(f"eps/s={w.get('episodes_per_s', 0):.1f}")
         bits += [f"{k}={v:.3g}" for k, v in w.items() if k.startswith("reward/")]
         if t:
-            bits += [
-                f"{k}={t.values[k]:.3g}"
-                for k in ("loss", "frac_groups_with_signal")
-                if k in t.values
-            ]
+            bits += [f"{k}={t.values[k]:.3g}" for k in ("loss", "signal_frac") if k in t.values]
         if e:
             bits += [
                 f"{k}={v:.2f}" for k, v in sorted(e.values.items()) if k.startswith("acc_greedy")

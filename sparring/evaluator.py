@@ -15,6 +15,7 @@ from sparring.bus import Bus
 from sparring.config import RunConfig
 from sparring.graphs import Game
 from sparring.messages import Metric, PolicyVersion
+from sparring.worker import load_announced
 
 __all__ = ["Evaluator"]
 
@@ -69,5 +70,5 @@ class Evaluator:
                 TransformersPolicy, self._model, device=self._config.policy.device
             )
         if pv is not None and pv.version > self._policy.version:
-            await self._policy.load_weights(await self._bus.get_object(pv.weights), pv.version)
+            await load_announced(self._bus, self._policy, pv)
         return self._policy

@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -98,6 +99,10 @@ class Launcher:
                 server = EmbeddedServer(self.run_dir / "nats")
                 url = await server.start()
                 stack.push_async_callback(server.stop)
+                # `sparring inspect RUN` / `tail RUN` find the live server here.
+                url_file = self.run_dir / "nats.url"
+                url_file.write_text(url + "\n")
+                stack.callback(url_file.unlink, missing_ok=True)
             self.console.print(f"nats: {url}")
             bus = await Bus.connect(url, run=self.run, config=self.config.bus, name="launcher")
             stack.push_async_callback(bus.close)
@@ -127,8 +132,11 @@ class Launcher:
         log = (self.run_dir / "logs" / f"{name}.log").open("ab")
         # A new session: a Ctrl-C in the terminal reaches only the launcher, which then stops
         # the children in order (workers first, the trainer last, so it checkpoints what it has).
+        # The bus config travels in the environment: credentials stay off the command line
+        # (and out of config.yaml, where they are masked).
+        env = os.environ | {"SPARRING_BUS_CONFIG": self.config.bus.revealed_json()}
         self.children[name] = await asyncio.create_subprocess_exec(
-            *cmd, stdout=log, stderr=log, start_new_session=True
+            *cmd, stdout=log, stderr=log, start_new_session=True, env=env
         )
 
     async def _start_inspector(self, url: str, stack: contextlib.AsyncExitStack) -> None:

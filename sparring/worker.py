@@ -2,9 +2,9 @@
 
 One worker process holds one copy of the policy (its calls from concurrent episodes are batched
 by the backend), plays `concurrency` episodes at once, publishes each episode's Samples and its
-Episode record, and reloads new weights as soon as the trainer announces them. It plays at most
-`episodes_per_version` episodes on one version before waiting for the next, which bounds how
-stale its samples can get when the trainer is the slower side.
+Episode record, and reloads new weights as soon as the trainer announces them. It pauses while
+the trainer's backlog (samples queued or held, not yet trained) exceeds `max_backlog`: when the
+trainer is the slower side, samples made now would only wait and go stale.
 
 The launcher starts it as `python -m sparring.worker --url URL --run-dir DIR --index I`; several
 machines can run more of them against the same NATS.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -22,13 +23,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from sparring.bus import Bus
+from sparring.bus import Bus, BusConfig, ObjectNotFoundError
 from sparring.config import RunConfig, WorkerConfig, load_config
+from sparring.errors import BusError
 from sparring.graphs import EpisodeOutcome, Game, Policies, load_game, play_episode
-from sparring.messages import Metric, PolicyVersion, Task
+from sparring.messages import Metric, PolicyVersion, Sample, Task
 from sparring.policy import Policy
 
-__all__ = ["Worker", "main"]
+__all__ = ["Worker", "load_announced", "main"]
 
 _REPORT_EVERY_S = 5.0
 
@@ -80,6 +82,7 @@ class Worker:
         name: str,
         run: str,
         reload: Any,
+        trainer_durable: str = "trainer",
     ) -> None:
         self._bus = bus
         self._game = game
@@ -91,8 +94,9 @@ class Worker:
         self._reload = reload  # async (PolicyVersion) -> None: loads the announced weights
         self._graph = game.build(Policies(default=policy), game_config)
         self._source = game.task_source(game_config, seed=config.seed)
-        self._new_version = asyncio.Event()
-        self._played_on_version = 0
+        self._trainer_durable = trainer_durable
+        self._room = asyncio.Event()
+        self._room.set()
         self._window = _Window()
         self.episodes_done = 0
 
@@ -100,22 +104,22 @@ class Worker:
         """Play until `stop` is set; in-flight episodes finish and are published."""
         watcher = asyncio.create_task(self._watch_weights(stop))
         reporter = asyncio.create_task(self._report(stop))
+        pacer = asyncio.create_task(self._watch_backlog(stop))
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(self._config.concurrency):
                     group.create_task(self._play_loop(stop))
         finally:
-            for task in (watcher, reporter):
+            for task in (watcher, reporter, pacer):
                 task.cancel()
-            await asyncio.gather(watcher, reporter, return_exceptions=True)
+            await asyncio.gather(watcher, reporter, pacer, return_exceptions=True)
             await self._publish_report()
 
     async def _play_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await self._wait_for_budget(stop)
+            await self._room.wait()
             if stop.is_set():
                 return
-            self._played_on_version += 1
             task = Task(run=self._run, game=self._game.name, params=self._source.next_params())
             outcome = await play_episode(
                 self._game, self._graph, task, self._game_config, worker=self._name
@@ -125,20 +129,21 @@ class Worker:
             await self._bus.publish_many([*outcome.samples, outcome.episode])
             self.episodes_done += 1
 
-    async def _wait_for_budget(self, stop: asyncio.Event) -> None:
-        """Block while this version's episode budget is spent (until new weights or timeout)."""
-        if self._played_on_version < self._config.episodes_per_version:
-            return
-        self._new_version.clear()
-        waits = [asyncio.create_task(self._new_version.wait()), asyncio.create_task(stop.wait())]
-        _, pending = await asyncio.wait(
-            waits, timeout=self._config.version_wait_s, return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in pending:
-            task.cancel()
-        # Either new weights arrived or the trainer is quiet: a fresh budget either way, so a
-        # stalled trainer slows the loop down instead of stopping it.
-        self._played_on_version = 0
+    async def _watch_backlog(self, stop: asyncio.Event) -> None:
+        """Open or close the gate for new episodes by the trainer's backlog, 4 times a second."""
+        try:
+            while not stop.is_set():
+                try:
+                    backlog = await self._bus.backlog(Sample, self._trainer_durable)
+                except BusError:
+                    backlog = None  # NATS is reconnecting: keep playing, publishes will retry
+                if backlog is not None and backlog >= self._config.max_backlog:
+                    self._room.clear()
+                else:
+                    self._room.set()
+                await asyncio.sleep(0.25)
+        finally:
+            self._room.set()  # never leave play loops waiting on a gate nobody watches
 
     async def _watch_weights(self, stop: asyncio.Event) -> None:
         async for pv in self._bus.watch_policy():
@@ -146,8 +151,6 @@ class Worker:
                 return
             if pv.version > self._policy.version:
                 await self._reload(pv)
-                self._played_on_version = 0
-                self._new_version.set()
 
     async def _report(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -164,10 +167,26 @@ class Worker:
         )
 
 
+async def load_announced(bus: Bus, policy: Any, pv: PolicyVersion) -> None:
+    """Load the weights `pv` announces, or the current ones if the trainer already deleted them
+    (a worker that fell more than `trainer.keep_weights` versions behind)."""
+    try:
+        data = await bus.get_object(pv.weights)
+    except ObjectNotFoundError:
+        current = await bus.get_policy()
+        if current is None or current.version <= pv.version:
+            raise
+        pv, data = current, await bus.get_object(current.weights)
+    await policy.load_weights(data, pv.version)
+
+
 async def _serve(args: argparse.Namespace) -> int:
     from sparring.policy import TransformersPolicy
 
     config: RunConfig = load_config(args.run_dir / "config.yaml")
+    if "SPARRING_BUS_CONFIG" in os.environ:  # credentials in clear, handed over by the launcher
+        bus_config = BusConfig.model_validate_json(os.environ["SPARRING_BUS_CONFIG"])
+        config = config.model_copy(update={"bus": bus_config})
     assert config.run is not None
     game = load_game(config.game)
     game_config = game.config_model.model_validate(config.game_params)
@@ -187,7 +206,7 @@ async def _serve(args: argparse.Namespace) -> int:
     )
 
     async def reload(pv: PolicyVersion) -> None:
-        await policy.load_weights(await bus.get_object(pv.weights), pv.version)
+        await load_announced(bus, policy, pv)
 
     current = await bus.get_policy()
     if current is not None and current.version > policy.version:
@@ -197,8 +216,9 @@ async def _serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    name = f"worker-{args.index}"
     worker = Worker(
-        bus, game, game_config, policy, wcfg, f"worker-{args.index}", config.run, reload
+        bus, game, game_config, policy, wcfg, name, config.run, reload, config.trainer.durable
     )
     try:
         await worker.run(stop)

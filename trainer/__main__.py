@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -44,7 +45,12 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", required=True, type=Path, help="model folder (save_pretrained)")
     p.add_argument("--run-dir", required=True, type=Path, help="checkpoints, metrics, ledger")
     p.add_argument("--config", default="{}", help="TrainerConfig as JSON text or a JSON file")
-    p.add_argument("--bus-config", default="{}", help="BusConfig as JSON text or a JSON file")
+    p.add_argument(
+        "--bus-config",
+        default=os.environ.get("SPARRING_BUS_CONFIG", "{}"),
+        help="BusConfig as JSON text or a JSON file (default: $SPARRING_BUS_CONFIG, which keeps "
+        "credentials off the command line)",
+    )
     return p.parse_args(argv)
 
 

@@ -103,6 +103,9 @@ class TrainerConfig(_Frozen):
         1, ge=1, description="Checkpoint (then ack) every this many steps."
     )
     keep_checkpoints: int = Field(2, ge=1, description="Checkpoints kept on disk; older deleted.")
+    keep_weights: int = Field(
+        8, ge=1, description="Published weight versions kept in the Object Store; older deleted."
+    )
     durable: str = Field("trainer", description="Durable consumer name on the samples stream.")
     # model and device
     lora: LoraConfig | None = Field(None, description="Train a LoRA adapter; None: full weights.")

@@ -252,19 +252,25 @@ class Trainer:
         groups = self._take_groups()
         advantages = estimate(groups, self.config, self._rae)
         samples, advs, staleness = [], [], []
+        untrained: list[str] = []
         for group, adv in zip(groups, advantages, strict=True):
             if adv is None or max(abs(a) for a in adv) < _NO_SIGNAL:
                 self._totals["skipped_no_signal"] += 1
+                untrained.extend(s.id for s in group)
                 continue
             self._groups_signal += 1
             for s, a in zip(group, adv, strict=True):
                 if self._too_stale(s):
                     self._totals["dropped_stale"] += 1
+                    untrained.append(s.id)
                     continue
                 samples.append(s)
                 advs.append(a)
                 staleness.append(self.state.version - s.policy_version)
-        self._consumed.extend(s.id for g in groups for s in g)
+        # What is not trained is acked now: it changes no weights, so it needs no checkpoint,
+        # and holding it would stall the workers, who pause while the trainer's backlog is long.
+        await self._ack(untrained)
+        self._consumed.extend(s.id for s in samples)
         if not samples:
             return
         batch = collate(samples, advs)
@@ -367,3 +373,8 @@ class Trainer:
             update={"version": version, "published_step": self.state.step}
         )
         log.info("published policy v%d (step %d, %d bytes)", version, self.state.step, info.size)
+        # Old weights are deleted, or a long run's store grows by one model per step; a worker
+        # that asks for a deleted version falls back to the current one.
+        old = version - self.config.keep_weights
+        if old >= 1:
+            await self.bus.delete_object(f"policy-v{old}")
