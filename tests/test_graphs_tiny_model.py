@@ -27,7 +27,7 @@ def policy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TransformersPol
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     model_dir = build_tiny_model(Path(tmp_path_factory.mktemp("tiny")))
-    yield TransformersPolicy.from_pretrained(model_dir, device="cpu")
+    yield TransformersPolicy(model_dir, device="cpu")
     torch.set_num_threads(threads)
 
 

@@ -55,10 +55,8 @@ def _metrics(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
 def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     root = tmp_path_factory.mktemp("loop")
     run_dir, cache = root / "run", root / "cache"
-    r = _run(
-        ["arith", "--minutes", "0.8", "--run-dir", str(run_dir), "--no-inspector", *_SETTINGS],
-        cache,
-    )
+    args = ["arith", "--minutes", "0.8", "--run-dir", str(run_dir), *_SETTINGS]
+    r = _run([*args, "--set", "loop.inspector_port=0"], cache)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return run_dir, cache, r.stdout
 
@@ -73,6 +71,7 @@ def test_a_short_run_advances_versions_and_trains_samples(
     assert steps == sorted(steps) and steps[-1] >= 2
     assert sum(m["values"]["samples"] for m in trainer) > 0
     assert "time limit" in stdout
+    assert "inspector: http://127.0.0.1:" in stdout
 
 
 def test_workers_reload_the_weights_the_trainer_publishes(
