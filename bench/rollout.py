@@ -7,7 +7,20 @@ batching, logprobs recorded, per-call results) against one plain `model.generate
 them, the ceiling for the batching layer. Figure: generated tokens/s of the first over the
 second (target >= 0.8). Runs alternate and the medians are compared, because the CPU is shared.
 
-Prints its figures, then one JSON line: {"bench": "rollout", "batched_vs_generate": ...}.
+concurrency_speedup: 32 arith episodes played at once (asyncio; their policy calls merged into
+batches by the backend) against the same 32 played one after another. Target >= 8x.
+
+orchestration_overhead: the share of an episode's wall time spent outside the model: the same
+episodes (greedy, so both sides generate the same tokens) through `play_episode` (LangGraph,
+recording, parsing, rewards, the Episode record) against the bare policy calls in the same
+order and concurrency (one proposer call, then the n solver calls at once). Target <= 0.05.
+
+In both, the proposer is a scripted policy that always writes a valid expression, so every
+episode reaches its n solvers on the real model (an untrained proposer would end most episodes
+after one call, and the figures would measure nothing).
+
+Prints its figures, then one JSON line: {"bench": "rollout", "concurrency_speedup": ...,
+"batched_vs_generate": ..., "orchestration_overhead": ...}.
 """
 
 from __future__ import annotations
@@ -15,6 +28,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
+import re
 import statistics
 import tempfile
 import time
@@ -23,7 +38,13 @@ from typing import Any
 
 import torch
 
-from sparring.policy import SamplingParams, TransformersPolicy, build_tiny_model
+from sparring.graphs import Policies, load_game, play_episode
+from sparring.graphs.arith.heldout import random_expression
+from sparring.messages import ChatMessage, Role, Task
+from sparring.policy import SamplingParams, ScriptedPolicy, TransformersPolicy, build_tiny_model
+from sparring.roles.proposer import proposer_messages
+from sparring.roles.solver import solver_messages
+from sparring.tools.arith import evaluate
 
 PARAMS = SamplingParams(max_new_tokens=32, temperature=1.0)
 
@@ -84,6 +105,96 @@ def batched_vs_generate(model_dir: Path, n: int = 64, repeats: int = 5) -> dict[
     }
 
 
+def _valid_proposer(seed: int = 0) -> ScriptedPolicy:
+    """Writes, for 'target T ops D', a random D-operation expression whose last digit is T."""
+    rng = random.Random(seed)
+
+    def write(messages: list[ChatMessage]) -> str:
+        target, ops = (int(w) for w in re.findall(r"\d+", messages[-1].content)[:2])
+        while True:
+            expression = random_expression(rng, ops)
+            if evaluate(expression).value % 10 == target:
+                return expression
+
+    return ScriptedPolicy(write)
+
+
+def _tasks(n: int, seed: int = 0) -> list[Task]:
+    rng = random.Random(seed)
+    return [
+        Task(run="bench", game="arith", params={"target": rng.randrange(10), "difficulty": 3})
+        for _ in range(n)
+    ]
+
+
+def concurrency_speedup(model_dir: Path, episodes: int = 32) -> dict[str, Any]:
+    """Episodes/s of `episodes` arith episodes at once over the same ones one at a time."""
+    game = load_game("arith")
+    cfg = game.config_model()
+    policy = TransformersPolicy(model_dir, max_batch=256)
+    graph = game.build(Policies(policy, {Role.PROPOSER: _valid_proposer()}), cfg)
+    tasks = _tasks(episodes)
+
+    async def run() -> tuple[float, float]:
+        await play_episode(game, graph, tasks[0], cfg)  # warm-up
+        t = time.perf_counter()
+        for task in tasks:
+            await play_episode(game, graph, task, cfg)
+        serial = time.perf_counter() - t
+        t = time.perf_counter()
+        await asyncio.gather(*(play_episode(game, graph, task, cfg) for task in tasks))
+        concurrent = time.perf_counter() - t
+        await policy.aclose()
+        return serial, concurrent
+
+    serial, concurrent = asyncio.run(run())
+    return {
+        "episodes": episodes,
+        "serial_episodes_per_s": round(episodes / serial, 2),
+        "concurrent_episodes_per_s": round(episodes / concurrent, 2),
+        "speedup": round(serial / concurrent, 2),
+    }
+
+
+def orchestration_overhead(model_dir: Path, episodes: int = 16) -> dict[str, Any]:
+    """Share of episode wall time outside the policy calls (greedy: identical work both ways)."""
+    game = load_game("arith")
+    greedy = SamplingParams(max_new_tokens=24, temperature=0.0)
+    cfg = game.config_model(proposer=greedy, solver=greedy)
+    policy = TransformersPolicy(model_dir, max_batch=64)
+    proposer = _valid_proposer()
+    graph = game.build(Policies(policy, {Role.PROPOSER: proposer}), cfg)
+    tasks = _tasks(episodes, seed=1)
+
+    async def bare(task: Task, expression: str) -> None:
+        target, ops = task.params["target"], task.params["difficulty"]
+        await proposer.generate(proposer_messages(int(str(target)), int(str(ops))), greedy)
+        messages = solver_messages(expression)
+        await asyncio.gather(*(policy.generate(messages, greedy) for _ in range(cfg.n_solvers)))
+
+    async def run() -> tuple[float, float]:
+        await play_episode(game, graph, tasks[0], cfg)  # warm-up
+        t_graph = t_bare = 0.0
+        for task in tasks:
+            t = time.perf_counter()
+            outcome = await play_episode(game, graph, task, cfg)
+            t_graph += time.perf_counter() - t
+            expression = outcome.episode.turns[0].completion
+            t = time.perf_counter()
+            await bare(task, expression)
+            t_bare += time.perf_counter() - t
+        await policy.aclose()
+        return t_graph, t_bare
+
+    t_graph, t_bare = asyncio.run(run())
+    return {
+        "episodes": episodes,
+        "play_episode_ms": round(1000 * t_graph / episodes, 2),
+        "bare_calls_ms": round(1000 * t_bare / episodes, 2),
+        "overhead": round((t_graph - t_bare) / t_graph, 4),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, help="model folder (default: build the tiny model)")
@@ -95,13 +206,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = args.model or build_tiny_model(Path(tmp) / "tiny")
         b = batched_vs_generate(model_dir, args.prompts, args.repeats)
+        c = concurrency_speedup(model_dir)
+        o = orchestration_overhead(model_dir)
     print(
         f"batched_vs_generate: {b['prompts']} prompts x {PARAMS.max_new_tokens} new tokens: "
         f"plain generate {b['plain_tokens_per_s']} tok/s, {b['prompts']} concurrent policy calls "
         f"{b['batched_tokens_per_s']} tok/s in {b['generate_calls_per_round']} generate call(s) "
         f"each, ratio {b['ratio']} (target >= 0.8)"
     )
-    print(json.dumps({"bench": "rollout", "batched_vs_generate": b["ratio"]}))
+    print(
+        f"concurrency_speedup: {c['episodes']} arith episodes one at a time "
+        f"{c['serial_episodes_per_s']} episodes/s, all at once {c['concurrent_episodes_per_s']} "
+        f"episodes/s: {c['speedup']}x (target >= 8)"
+    )
+    print(
+        f"orchestration_overhead: play_episode {o['play_episode_ms']} ms, the bare policy calls "
+        f"{o['bare_calls_ms']} ms per episode: {o['overhead']:.1%} overhead (target <= 5%)"
+    )
+    figures = {
+        "bench": "rollout",
+        "concurrency_speedup": c["speedup"],
+        "batched_vs_generate": b["ratio"],
+        "orchestration_overhead": o["overhead"],
+    }
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

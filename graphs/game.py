@@ -111,6 +111,16 @@ class Game:
     def __repr__(self) -> str:
         return f"Game({self.name!r})"
 
+    @property
+    def has_evaluation(self) -> bool:
+        """Whether the game measures a policy on a held-out set (`evaluate`)."""
+        return self._evaluate is not None
+
+    @property
+    def has_demonstrations(self) -> bool:
+        """Whether the game can supply supervised warm-up examples (`demonstrations`)."""
+        return self._demonstrations is not None
+
     def build(self, policies: Policies, cfg: Any) -> Any:
         """The compiled graph, built once and reused for many concurrent episodes."""
         graph = self._build(policies, cfg)

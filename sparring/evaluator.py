@@ -37,6 +37,8 @@ class Evaluator:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Evaluate the starting weights, then about every eval_every versions until `stop`."""
+        if not self._game.has_evaluation:
+            return
         if await self._bus.get_policy() is None:  # a resumed run already has its baseline
             await self._evaluate(None)
         every = self._config.loop.eval_every
@@ -51,6 +53,8 @@ class Evaluator:
 
     async def final(self, version: int) -> None:
         """Evaluate the newest weights once more at the end, unless that was just done."""
+        if not self._game.has_evaluation:
+            return
         pv = await self._bus.get_policy()
         if pv is not None and pv.version not in self._done:
             await self._evaluate(pv)

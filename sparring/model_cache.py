@@ -43,7 +43,7 @@ def ensure_model(policy: PolicyConfig, game: Game, game_config: Any, say: Any = 
     shutil.rmtree(tmp, ignore_errors=True)
     say(f"model: building the tiny offline model for {game.name} (once; cached in {path})")
     build_tiny_model(tmp)
-    if policy.warmup_seconds > 0:
+    if policy.warmup_seconds > 0 and game.has_demonstrations:
         seconds = policy.warmup_seconds
         say(f"model: supervised warm-up on {game.name} demonstrations, {seconds:.0f} s")
 

@@ -118,3 +118,17 @@ def test_resume_continues_from_the_checkpoint(first_run: tuple[Path, Path, str])
     assert steps[: len(before["trainer"])] == [m["step"] for m in before["trainer"]]
     assert all(s > last_step for s in steps[len(before["trainer"]) :])
     assert [m["step"] for m in after["eval"]].count(0) == 1
+
+
+def test_a_users_game_file_runs_live_without_touching_sparring(tmp_path: Path) -> None:
+    game_file = Path(__file__).resolve().parents[1] / "examples" / "guess_number" / "game.py"
+    run_dir = tmp_path / "run"
+    r = _run(
+        [str(game_file), "--minutes", "0.4", "--run-dir", str(run_dir), "--no-inspector",
+         "--set", "policy.warmup_seconds=5", "--set", "trainer.min_samples=16"],
+        tmp_path / "cache",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    workers = _metrics(run_dir)["worker-0"]
+    assert sum(m["values"]["episodes"] for m in workers) > 0
+    assert (run_dir / "config.yaml").read_text().startswith("game: ")
