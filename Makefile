@@ -4,7 +4,7 @@
 .PHONY: demo test setup setup-dev bench lint
 
 demo: setup
-	.venv/bin/sparring bus-demo
+	.venv/bin/sparring run arith
 
 test: setup-dev
 	.venv/bin/python -m pytest
