@@ -32,7 +32,7 @@ class Evaluator:
         self._model = model
         self._config = config
         self._run = run
-        self._policy: Any = None
+        self._loading: asyncio.Future[Any] | None = None
         self._done: set[int] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -51,7 +51,7 @@ class Evaluator:
                 # evaluation runs the trainer moves on, and old weights may be gone.
                 await self._evaluate(await self._bus.get_policy() or pv)
 
-    async def final(self, version: int) -> None:
+    async def final(self) -> None:
         """Evaluate the newest weights once more at the end, unless that was just done."""
         if not self._game.has_evaluation:
             return
@@ -67,12 +67,17 @@ class Evaluator:
         await self._bus.publish(Metric(run=self._run, source="eval", step=version, values=values))
 
     async def _load(self, pv: PolicyVersion | None) -> Any:
-        if self._policy is None:
+        if self._loading is None:
             from sparring.policy import TransformersPolicy
 
-            self._policy = await asyncio.to_thread(
-                TransformersPolicy, self._model, device=self._config.policy.device
+            # One load, shared: if the evaluation that started it is cancelled, the thread goes
+            # on importing, and a second concurrent load would race it inside transformers.
+            self._loading = asyncio.ensure_future(
+                asyncio.to_thread(
+                    TransformersPolicy, self._model, device=self._config.policy.device
+                )
             )
-        if pv is not None and pv.version > self._policy.version:
-            await load_announced(self._bus, self._policy, pv)
-        return self._policy
+        policy = await asyncio.shield(self._loading)
+        if pv is not None and pv.version > policy.version:
+            await load_announced(self._bus, policy, pv)
+        return policy

@@ -166,7 +166,8 @@ class Launcher:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        await evaluator.final(self.dashboard.version)
+        if not self.stop_reason.startswith("interrupted"):  # Ctrl-C means now, not after an eval
+            await evaluator.final()
         await asyncio.sleep(0.5)  # let the last metrics land before the final plots
         plots = plot_run(self.run_dir)
         self.console.print(f"stopped: {self.stop_reason}")

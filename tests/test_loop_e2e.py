@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -102,8 +104,27 @@ def test_resume_continues_from_the_checkpoint(first_run: tuple[Path, Path, str])
     run_dir, cache, _ = first_run
     before = _metrics(run_dir)
     last_step = max(m["step"] for m in before["trainer"])
-    r = _run(["--resume", str(run_dir), "--minutes", "0.4", "--no-inspector"], cache)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    # Stopped with Ctrl-C (SIGINT) this time: the children finish cleanly, the launcher exits 0.
+    env = os.environ | {"SPARRING_CACHE": str(cache), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sparring.cli", "run", "--resume", str(run_dir), "--no-inspector"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 120
+    worker_log = run_dir / "logs" / "worker-0.log"
+    size = worker_log.stat().st_size
+    while time.monotonic() < deadline and len(_metrics(run_dir)["worker-0"]) <= len(
+        before["worker-0"]
+    ):
+        time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out[-3000:]
+    assert "interrupted" in out
+    assert worker_log.stat().st_size >= size
     log = (run_dir / "logs" / "trainer.log").read_text()
     assert f"step-{last_step:08d} at step {last_step}" in log  # resumed, not restarted
     after = _metrics(run_dir)
