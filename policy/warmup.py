@@ -12,7 +12,10 @@ in a fresh shuffled order each epoch, or a function drawing one pair from a `ran
 end-of-turn token only (the prompt is given, not learned), with label smoothing so the model
 stays unsure enough to explore in RL. It trains for a wall-clock budget, because that is what a
 user waits for; `max_steps` caps the steps too, which makes a run reproducible on a shared CPU
-(how far the model gets depends on the steps, not the seconds). Then it saves the weights back
+(how far the model gets depends on the steps, not the seconds), and `until(model, tokenizer)`,
+asked every `check_every` steps, ends it as soon as the model is ready (e.g. greedy held-out
+accuracy on the easy levels >= 0.9: docs/learning.md shows why a fixed length is no recipe).
+Then it saves the weights back
 into `model_dir` with `save_pretrained`, so any loader (and the trainer) picks them up.
 """
 
@@ -23,7 +26,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -34,13 +37,16 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from sparring.errors import ConfigError, PolicyError
 from sparring.messages import ChatMessage
 
-__all__ = ["Example", "ExampleSource", "WarmupReport", "warm_up"]
+__all__ = ["Example", "ExampleSource", "StopReason", "WarmupReport", "warm_up"]
 
 Example = tuple[list[ChatMessage], str]
 """A prompt as chat messages, and the assistant completion to learn for it."""
 
 ExampleSource = Iterable[Example] | Callable[[random.Random], Example]
 """A finite set of examples (cycled) or a function that draws one from a seeded generator."""
+
+StopReason = Literal["time", "max_steps", "until"]
+"""Which budget ended a warm-up."""
 
 _IGNORE = -100  # label value cross_entropy skips: prompt and padding positions
 _TAIL = 10  # the reported final loss is the mean of this many last steps (one step is noisy)
@@ -53,9 +59,12 @@ class WarmupReport(BaseModel):
 
     steps: int = Field(ge=0, description="Optimizer steps taken.")
     examples_seen: int = Field(ge=0, description="Examples trained on (steps x batch size).")
-    first_loss: float = Field(description="Loss of the first step (nan if no step was taken).")
+    first_loss: float = Field(description="Loss of the first step.")
     final_loss: float = Field(description=f"Mean loss of the last {_TAIL} steps (or fewer).")
-    seconds: float = Field(ge=0, description="Wall time spent training, saving excluded.")
+    seconds: float = Field(
+        ge=0, description="Wall time of the pass (until's checks in, saving out)."
+    )
+    stopped_by: StopReason = Field(description="The budget that ended it, or `until` saying so.")
 
 
 def warm_up(
@@ -68,14 +77,17 @@ def warm_up(
     seed: int = 0,
     progress: bool = True,
     max_steps: int | None = None,
+    until: Callable[[Any, Any], bool] | None = None,
+    check_every: int = 100,
 ) -> WarmupReport:
     """Train the model in `model_dir` on `examples` for `seconds` of wall time, then save it.
 
-    Stops early after `max_steps` optimizer steps when given. The step in flight when the time
-    runs out is finished, so the pass takes at least one step. Runs on CUDA when present
+    Stops early after `max_steps` optimizer steps, or when `until(model, tokenizer)` (called
+    every `check_every` steps, the model in eval mode) returns True. The step in flight when the
+    time runs out is finished, so the pass takes at least one step. Runs on CUDA when present
     (float32: the model is small and the weights are saved as loaded).
     """
-    _check_arguments(seconds, lr, batch_size, label_smoothing, max_steps)
+    _check_arguments(seconds, lr, batch_size, label_smoothing, max_steps, check_every)
     tokenizer, model = _load(model_dir)
     end_id = _end_of_turn_id(tokenizer, model)
     rng = random.Random(seed)
@@ -85,24 +97,27 @@ def warm_up(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else end_id
     device = next(model.parameters()).device
     losses: list[float] = []
+    stopped_by: StopReason = "time"
     model.train()
     start = time.monotonic()
     with _Bar(progress) as bar:
-        while not losses or (time.monotonic() - start < seconds and len(losses) != max_steps):
+        while True:
             input_ids, labels, attention = _collate(next(batches), pad_id, device)
-            logits = model(input_ids=input_ids, attention_mask=attention).logits  # (B, T, V)
-            loss = F.cross_entropy(
-                logits[:, :-1].flatten(0, 1).float(),
-                labels[:, 1:].flatten(),
-                ignore_index=_IGNORE,
-                label_smoothing=label_smoothing,
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+            losses.append(_step(model, optimizer, input_ids, labels, attention, label_smoothing))
             done = (time.monotonic() - start) / seconds
             bar.update(max(done, len(losses) / (max_steps or math.inf)), losses[-1])
+            if len(losses) == max_steps:
+                stopped_by = "max_steps"
+                break
+            if (
+                until is not None
+                and len(losses) % check_every == 0
+                and _ask(until, model, tokenizer)
+            ):
+                stopped_by = "until"
+                break
+            if done >= 1:
+                break
     elapsed = time.monotonic() - start
     model.eval()
     model.save_pretrained(model_dir)
@@ -112,11 +127,47 @@ def warm_up(
         first_loss=losses[0],
         final_loss=sum(losses[-_TAIL:]) / len(losses[-_TAIL:]),
         seconds=elapsed,
+        stopped_by=stopped_by,
     )
 
 
+def _step(
+    model: Any,
+    optimizer: torch.optim.Optimizer,
+    input_ids: torch.Tensor,
+    labels: torch.Tensor,
+    attention: torch.Tensor,
+    label_smoothing: float,
+) -> float:
+    """One supervised step; returns its loss."""
+    logits = model(input_ids=input_ids, attention_mask=attention).logits  # (B, T, V)
+    loss = F.cross_entropy(
+        logits[:, :-1].flatten(0, 1).float(),
+        labels[:, 1:].flatten(),
+        ignore_index=_IGNORE,
+        label_smoothing=label_smoothing,
+    )
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.item())
+
+
+def _ask(until: Callable[[Any, Any], bool], model: Any, tokenizer: Any) -> bool:
+    model.eval()
+    with torch.no_grad():
+        ready = until(model, tokenizer)
+    model.train()
+    return ready
+
+
 def _check_arguments(
-    seconds: float, lr: float, batch_size: int, label_smoothing: float, max_steps: int | None
+    seconds: float,
+    lr: float,
+    batch_size: int,
+    label_smoothing: float,
+    max_steps: int | None,
+    check_every: int,
 ) -> None:
     if not seconds > 0:
         raise ConfigError("seconds", f"is {seconds}; give the warm-up a positive time budget")
@@ -128,6 +179,8 @@ def _check_arguments(
         raise ConfigError("label_smoothing", f"is {label_smoothing}; use a value in [0, 1)")
     if max_steps is not None and max_steps < 1:
         raise ConfigError("max_steps", f"is {max_steps}; use at least 1, or None for no cap")
+    if check_every < 1:
+        raise ConfigError("check_every", f"is {check_every}; ask `until` every 1 or more steps")
 
 
 def _load(model_dir: Path) -> tuple[Any, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -45,6 +46,7 @@ def test_warm_up_memorises_a_tiny_set_and_the_saved_model_reproduces_it(tiny: Pa
     report = warm_up(tiny, MEMORISED, seconds=120, batch_size=16, progress=False, max_steps=150)
 
     assert report.steps == 150
+    assert report.stopped_by == "max_steps"
     assert report.examples_seen == 150 * 16
     # With label smoothing 0.1 the loss floors near 1, not 0: halving it is memorising.
     assert report.final_loss < report.first_loss / 2
@@ -61,6 +63,7 @@ def test_a_generator_is_drawn_from_once_per_example_with_the_seeded_rng(tiny: Pa
         return [ChatMessage(role="user", content=f"compute {a}+1")], f"{a}+1={(a + 1) % 10}"
 
     report = warm_up(tiny, draw, seconds=0.01, batch_size=4, progress=False)
+    assert report.stopped_by == "time"
     first = list(draws)
     draws.clear()
     warm_up(tiny, draw, seconds=0.01, batch_size=4, progress=False)
@@ -68,6 +71,22 @@ def test_a_generator_is_drawn_from_once_per_example_with_the_seeded_rng(tiny: Pa
     assert report.steps >= 1
     assert len(first) == report.examples_seen
     assert draws[:4] == first[:4]  # same seed, same examples
+
+
+def test_until_is_asked_every_check_every_steps_and_ends_the_pass(tiny: Path) -> None:
+    asked: list[tuple[bool, bool]] = []
+
+    def ready(model: Any, tokenizer: Any) -> bool:
+        asked.append((model.training, tokenizer.chat_template is not None))
+        return len(asked) == 2
+
+    report = warm_up(
+        tiny, MEMORISED, seconds=120, batch_size=4, progress=False, until=ready, check_every=3
+    )
+
+    assert report.stopped_by == "until"
+    assert report.steps == 6
+    assert asked == [(False, True), (False, True)]  # eval mode, and the model's own tokenizer
 
 
 def test_a_budget_that_is_not_positive_is_refused_before_loading(tmp_path: Path) -> None:
