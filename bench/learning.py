@@ -1,6 +1,6 @@
 """Learning benchmark: does self-play beat a fixed uniform task distribution at equal compute?
 
-    .venv/bin/python bench/learning.py [--minutes 6] [--warmup-seconds S]
+    .venv/bin/python bench/learning.py [--minutes 6] [--warmup-steps N]
 
 Runs `sparring run arith` twice from the same warmed-up tiny model and for the same wall time:
 once with the adaptive curriculum (the proposer is asked for the difficulty where the solver is
@@ -50,12 +50,12 @@ def _greedy(values: dict[str, float]) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=6.0, help="wall time of each run")
-    ap.add_argument("--warmup-seconds", type=float, help="override policy.warmup_seconds")
+    ap.add_argument("--warmup-steps", type=int, help="override policy.warmup_max_steps")
     ap.add_argument("--keep", type=Path, help="keep the run directories here")
     args = ap.parse_args()
     extra = []
-    if args.warmup_seconds is not None:
-        extra = ["--set", f"policy.warmup_seconds={args.warmup_seconds}"]
+    if args.warmup_steps is not None:
+        extra = ["--set", f"policy.warmup_max_steps={args.warmup_steps}"]
     root = args.keep or Path(tempfile.mkdtemp(prefix="sparring-learning-"))
     runs = {c: root / c for c in ("adaptive", "uniform")}
     for curriculum, run_dir in runs.items():

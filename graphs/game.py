@@ -79,6 +79,7 @@ Start = Callable[[Task, Any], dict[str, Any]]
 Score = Callable[[dict[str, Any], Sequence[Call], Any], Scoring]
 MakeSource = Callable[[Any, int], TaskSource]
 Evaluate = Callable[[Policy, Any], Awaitable[dict[str, float]]]
+Ready = Callable[[Policy, Any], Awaitable[bool]]
 Demonstrate = Callable[[random.Random, Any], tuple[list[ChatMessage], str]]
 
 
@@ -101,12 +102,14 @@ class Game:
         start: Start = _params_as_state,
         evaluate: Evaluate | None = None,
         demonstrations: Demonstrate | None = None,
+        ready: Ready | None = None,
     ) -> None:
         self.name = name
         self.description = description
         self.config_model = config_model
         self._build, self._score, self._source, self._start = build, score, task_source, start
         self._evaluate, self._demonstrations = evaluate, demonstrations
+        self._ready = ready
 
     def __repr__(self) -> str:
         return f"Game({self.name!r})"
@@ -148,6 +151,17 @@ class Game:
         if self._evaluate is None:
             raise GameError(f"game {self.name!r} has no held-out evaluation; run without eval")
         return await self._evaluate(policy, cfg)
+
+    @property
+    def has_ready_check(self) -> bool:
+        """Whether the game can tell when a warm-up is done (`ready`)."""
+        return self._ready is not None
+
+    async def ready(self, policy: Policy, cfg: Any) -> bool:
+        """Whether a warming-up policy is ready for RL (no check: False, warm up to the cap)."""
+        if self._ready is None:
+            return False
+        return bool(await self._ready(policy, cfg))
 
     def demonstrations(self, rng: random.Random, cfg: Any) -> tuple[list[ChatMessage], str]:
         """One supervised warm-up example: a prompt and the completion to learn."""

@@ -66,13 +66,20 @@ def _add_init_model(sub: Sub) -> None:
         help="build the tiny offline model and tokenizer (optionally warmed up on a game)",
         description="Build a tiny Qwen3 or Llama model with a locally trained byte-level BPE "
         "tokenizer and a chat template, fully offline, into DIR; it loads with "
-        "from_pretrained like any real model. --warmup GAME runs a short supervised pass over "
-        "the game's demonstrations.",
+        "from_pretrained like any real model. --warmup GAME runs a supervised pass over the "
+        "game's demonstrations until the game's readiness check passes (arith: easy levels "
+        "known, the frontier half-known).",
     )
     p.add_argument("dir", type=Path, help="output folder")
     p.add_argument("--arch", choices=["qwen3", "llama"], default="qwen3", help="architecture")
     p.add_argument("--warmup", metavar="GAME", help="warm up on this game's demonstrations")
-    p.add_argument("--warmup-seconds", type=float, default=150.0, help="warm-up time budget")
+    p.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=2000,
+        help="most warm-up steps; it stops earlier once the game's readiness check passes",
+    )
+    p.add_argument("--warmup-seconds", type=float, default=900.0, help="warm-up time guard")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.set_defaults(handler=_lazy("sparring.init_model:main"))
 

@@ -51,8 +51,17 @@ class PolicyConfig(_Section):
     device: str = Field("auto", description="'auto' (CUDA if present, else CPU), 'cpu', 'cuda'.")
     max_batch: int = Field(64, ge=1, description="Most concurrent calls merged into one batch.")
     batch_wait_ms: float = Field(4.0, ge=0, description="How long a batch waits to fill up.")
+    warmup_max_steps: int = Field(
+        2000,
+        ge=0,
+        description="Most supervised warm-up steps of the tiny model on the game's demos (0: no "
+        "warm-up). It stops earlier once the game's readiness check passes.",
+    )
     warmup_seconds: float = Field(
-        150.0, ge=0, description="Supervised warm-up of the tiny model on the game's demos."
+        900.0, gt=0, description="A guard on the warm-up's wall time (steps are the recipe)."
+    )
+    warmup_check_every: int = Field(
+        25, ge=1, description="Warm-up steps between two readiness checks."
     )
 
 

@@ -2,7 +2,7 @@
 
     sparring init-model runs/tiny                          # ~0.65M-param Qwen3 + local tokenizer
     sparring init-model runs/tiny --arch llama --seed 3
-    sparring init-model runs/arith --warmup arith --warmup-seconds 150
+    sparring init-model runs/arith --warmup arith              # until the game says it is ready
 
 Without --warmup the folder holds a randomly initialised model that loads with from_pretrained.
 With --warmup GAME it then runs the supervised warm-up (policy/warmup.py) over examples drawn
@@ -12,10 +12,8 @@ from the game's `demonstrations`, so self-play starts from a model that knows th
 from __future__ import annotations
 
 import argparse
-import random
 import time
 from pathlib import Path
-from typing import Any
 
 __all__ = ["main"]
 
@@ -31,7 +29,7 @@ def main(args: argparse.Namespace) -> int:
     out = build_tiny_model(Path(args.dir), arch=args.arch, seed=args.seed)
     print(_describe(out, time.perf_counter() - start))
     if args.warmup:
-        _warm_up(out, args.warmup, args.warmup_seconds, args.seed)
+        _warm_up(out, args.warmup, args)
     return 0
 
 
@@ -47,19 +45,17 @@ def _describe(out: Path, seconds: float) -> str:
     )
 
 
-def _warm_up(out: Path, game_spec: str, seconds: float, seed: int) -> None:
+def _warm_up(out: Path, game_spec: str, args: argparse.Namespace) -> None:
     from sparring.graphs.loading import load_game
-    from sparring.policy.warmup import warm_up
+    from sparring.model_cache import warm_up_on_game
 
     game = load_game(game_spec)
-    cfg = game.config_model()
-
-    def draw(rng: random.Random) -> Any:
-        return game.demonstrations(rng, cfg)
-
-    print(f"warming up on {game.name} demonstrations for {seconds:.0f} s ...")
-    report = warm_up(out, draw, seconds=seconds, seed=seed)
-    print(
-        f"warmed up: {report.steps} steps, {report.examples_seen} examples, loss "
-        f"{report.first_loss:.3f} -> {report.final_loss:.3f} in {report.seconds:.1f} s -> {out}"
+    warm_up_on_game(
+        out,
+        game,
+        game.config_model(),
+        max_steps=args.warmup_steps,
+        seconds=args.warmup_seconds,
+        seed=args.seed,
     )
+    print(f"-> {out}")

@@ -1,13 +1,17 @@
 """The model a run starts from: the user's, or the tiny offline one, built once and cached.
 
 With `policy.model` unset, `sparring run GAME` plays with a tiny model built here from nothing
-(no hub download) and warmed up with a short supervised pass over the game's demonstrations.
-Building and warming takes a couple of minutes on two cores, so the result is cached under
-`$SPARRING_CACHE` (default ~/.cache/sparring/models), keyed by the game and the warm-up recipe.
+(no hub download) and warmed up with a supervised pass over the game's demonstrations. The
+warm-up runs until the game's readiness check passes (arith: the easy levels known, the frontier
+half-known), because the model learns in a phase change whose timing varies from seed to seed
+(docs/learning.md). The result is cached under `$SPARRING_CACHE` (default ~/.cache/sparring),
+keyed by the game's demonstrations and the warm-up settings, so a second run starts at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import os
 import random
 import shutil
@@ -16,10 +20,11 @@ from typing import Any
 
 from sparring.config import PolicyConfig
 from sparring.graphs import Game
+from sparring.policy.warmup import WarmupReport
 
-__all__ = ["cache_root", "ensure_model"]
+__all__ = ["cache_root", "ensure_model", "warm_up_on_game"]
 
-_RECIPE = "v1"  # bump when the tiny model or the warm-up changes, so old caches are not reused
+_RECIPE = "v2"  # bump when the tiny model or the warm-up changes, so old caches are not reused
 
 
 def cache_root() -> Path:
@@ -30,27 +35,89 @@ def ensure_model(policy: PolicyConfig, game: Game, game_config: Any, say: Any = 
     """A model folder or hub id to start from; builds the tiny one if none is configured."""
     if policy.model is not None:
         return policy.model
-    key = f"tiny-{game.name}-warm{int(policy.warmup_seconds)}s-{_RECIPE}"
-    path = cache_root() / key
+    path = cache_root() / f"tiny-{game.name}-{_key(policy, game, game_config)}"
     if (path / "config.json").exists():
         say(f"model: cached tiny model {path}")
         return str(path)
 
     from sparring.policy.tiny import build_tiny_model
-    from sparring.policy.warmup import warm_up
 
-    tmp = path.with_name(key + ".partial")
+    tmp = path.with_name(path.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     say(f"model: building the tiny offline model for {game.name} (once; cached in {path})")
     build_tiny_model(tmp)
-    if policy.warmup_seconds > 0 and game.has_demonstrations:
-        seconds = policy.warmup_seconds
-        say(f"model: supervised warm-up on {game.name} demonstrations, {seconds:.0f} s")
-
-        def example(rng: random.Random) -> Any:
-            return game.demonstrations(rng, game_config)
-
-        warm_up(tmp, example, seconds=policy.warmup_seconds)
+    if policy.warmup_max_steps > 0 and game.has_demonstrations:
+        report = warm_up_on_game(
+            tmp,
+            game,
+            game_config,
+            max_steps=policy.warmup_max_steps,
+            seconds=policy.warmup_seconds,
+            check_every=policy.warmup_check_every,
+            say=say,
+        )
+        if report.stopped_by != "until" and game.has_ready_check:
+            say(
+                f"model: [yellow]warning[/]: the warm-up stopped by {report.stopped_by} before "
+                "the game's readiness check passed; RL may have little to build on"
+            )
     shutil.rmtree(path, ignore_errors=True)
     tmp.rename(path)  # atomic: a half-built model is never mistaken for a cached one
     return str(path)
+
+
+def warm_up_on_game(
+    model_dir: Path,
+    game: Game,
+    game_config: Any,
+    *,
+    max_steps: int,
+    seconds: float,
+    check_every: int = 25,
+    seed: int = 0,
+    say: Any = print,
+) -> WarmupReport:
+    """Supervised warm-up of `model_dir` on the game's demonstrations, until the game says the
+    model is ready (or `max_steps` / `seconds` run out)."""
+    from sparring.policy import TransformersPolicy
+    from sparring.policy.warmup import warm_up
+
+    def draw(rng: random.Random) -> Any:
+        return game.demonstrations(rng, game_config)
+
+    def ready(model: Any, tokenizer: Any) -> bool:
+        async def check() -> bool:
+            policy = TransformersPolicy(model, tokenizer)
+            try:
+                return await game.ready(policy, game_config)
+            finally:
+                await policy.aclose()
+
+        return asyncio.run(check())
+
+    gate = ready if game.has_ready_check else None
+    say(f"model: warm-up on {game.name} demonstrations (at most {max_steps} steps)")
+    report = warm_up(
+        model_dir,
+        draw,
+        seconds=seconds,
+        seed=seed,
+        max_steps=max_steps,
+        until=gate,
+        check_every=check_every,
+    )
+    say(
+        f"model: warmed up in {report.steps} steps ({report.seconds:.0f} s, stopped by "
+        f"{report.stopped_by}), loss {report.first_loss:.2f} -> {report.final_loss:.2f}"
+    )
+    return report
+
+
+def _key(policy: PolicyConfig, game: Game, game_config: Any) -> str:
+    """Changes whenever what the warm-up would learn changes (its demonstrations or settings)."""
+    h = hashlib.sha256(f"{_RECIPE}|{policy.warmup_max_steps}|{policy.warmup_check_every}".encode())
+    if game.has_demonstrations:
+        rng = random.Random(0)
+        for _ in range(256):
+            h.update(repr(game.demonstrations(rng, game_config)).encode())
+    return h.hexdigest()[:12]

@@ -16,7 +16,7 @@ from sparring.policy import SamplingParams, ScriptedPolicy
 from sparring.tools import evaluate, scratchpad
 
 GAME = load_game("arith")
-CFG = ArithConfig()
+CFG = ArithConfig(n_solvers=5, max_difficulty=5, warmup_ready={1: 0.9})  # pinned: tests read 5s
 
 
 def _script(
@@ -304,3 +304,17 @@ def test_the_config_refuses_an_empty_difficulty_range() -> None:
     with pytest.raises(ValueError, match="min_difficulty"):
         ArithConfig.model_validate({"min_difficulty": 4, "max_difficulty": 2})
     assert ArithConfig.model_validate({"warmup_mix": {"1": 1.0}}).warmup_mix == {1: 1.0}
+
+
+async def test_the_warm_up_is_ready_only_when_every_level_reaches_its_threshold() -> None:
+    cfg = ArithConfig(warmup_ready={1: 0.9, 2: 0.9, 3: 0.9, 4: 0.3}, warmup_probe=20)
+    perfect = ScriptedPolicy(_script(_honest, lambda e: scratchpad(e)))
+    assert await GAME.ready(perfect, cfg)
+    wrong = ScriptedPolicy(_script(_honest, lambda e: "1+1=2"))
+    assert not await GAME.ready(wrong, cfg)
+    # Right on levels 1-3 but never on 4: the frontier threshold is not met.
+    partial = ScriptedPolicy(
+        _script(_honest, lambda e: scratchpad(e) if e.count("+") + e.count("-") < 4 else "")
+    )
+    assert not await GAME.ready(partial, cfg)
+    assert await GAME.ready(partial, cfg.model_copy(update={"warmup_ready": {1: 0.9, 3: 0.9}}))

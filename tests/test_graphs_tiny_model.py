@@ -63,5 +63,5 @@ async def test_arith_episodes_on_the_tiny_model_produce_exact_trainable_samples(
 async def test_the_tiny_model_is_evaluated_per_level(policy: TransformersPolicy) -> None:
     cfg = CFG.model_copy(update={"solver": SamplingParams(max_new_tokens=12)})
     figures = await GAME.evaluate(policy, cfg)
-    assert set(figures) >= {"acc_greedy/d1", "acc_sampled/d5", "acc_greedy", "acc_sampled"}
+    assert set(figures) >= {"acc_greedy/d1", "acc_sampled/d4", "acc_greedy", "acc_sampled"}
     assert all(0.0 <= v <= 1.0 for v in figures.values())

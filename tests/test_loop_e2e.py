@@ -24,7 +24,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 _SETTINGS = [
-    "--set", "policy.warmup_seconds=20",
+    "--set", "policy.warmup_max_steps=150",
     "--set", "worker.concurrency=8",
     "--set", "worker.max_backlog=48",
     "--set", "loop.eval_every=3",
@@ -146,7 +146,7 @@ def test_a_users_game_file_runs_live_without_touching_sparring(tmp_path: Path) -
     run_dir = tmp_path / "run"
     r = _run(
         [str(game_file), "--minutes", "0.4", "--run-dir", str(run_dir), "--no-inspector",
-         "--set", "policy.warmup_seconds=5", "--set", "trainer.min_samples=16"],
+         "--set", "policy.warmup_max_steps=20", "--set", "trainer.min_samples=16"],
         tmp_path / "cache",
     )  # fmt: skip
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

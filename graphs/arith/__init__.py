@@ -17,6 +17,7 @@ from sparring.graphs.arith.heldout import (
     evaluate,
     heldout_problems,
     random_expression,
+    ready,
 )
 from sparring.graphs.arith.rewards import proposer_reward, score
 from sparring.graphs.game import Game
@@ -33,6 +34,7 @@ __all__ = [
     "heldout_problems",
     "proposer_reward",
     "random_expression",
+    "ready",
     "score",
     "start",
 ]
@@ -47,5 +49,6 @@ game = Game(
     task_source=ArithTaskSource,
     evaluate=evaluate,
     demonstrations=demonstration,
+    ready=ready,
 )
 """The arith Game, as `load_game("arith")` returns it."""

@@ -18,9 +18,21 @@ class ArithConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    n_solvers: int = Field(default=5, ge=1, description="Solver attempts per question (a group).")
+    n_solvers: int = Field(
+        default=8,
+        ge=1,
+        description="Solver attempts per question (a group; 8 as measured in docs/learning.md: "
+        "with 5, fewer groups carry signal).",
+    )
     min_difficulty: int = Field(default=1, ge=1, description="Fewest operations asked for.")
-    max_difficulty: int = Field(default=5, ge=1, le=20, description="Most operations asked for.")
+    max_difficulty: int = Field(
+        default=4,
+        ge=1,
+        le=20,
+        description="Most operations asked for. Keep it at the highest level the warm-up shows: "
+        "a level never demonstrated stays at chance, and training on it erodes the others "
+        "(docs/learning.md).",
+    )
     proposer_reward: ProposerReward = Field(
         default="absolute_zero",
         description="Pay for a valid question with solve rate p: 'inverse_solve_rate' = 1 - p; "
@@ -56,9 +68,19 @@ class ArithConfig(BaseModel):
     eval_problems: int = Field(default=200, ge=1, description="Held-out problems per level.")
     eval_seed: int = Field(default=20_250_101, description="Seed of the fixed held-out set.")
     warmup_mix: dict[int, float] = Field(
-        default={1: 0.39, 2: 0.43, 3: 0.15, 4: 0.03},
+        default={1: 0.39, 2: 0.43, 3: 0.15, 4: 0.01},
         description="Share of each difficulty among solver demonstrations: easy levels plus a "
-        "small share of the frontier (LEARNING.md study 3: 3-4% of d=4 is what RL can lift).",
+        "small share of the frontier, which the warm-up then leaves half-known for RL to lift "
+        "(docs/learning.md: with 3% d=4 is already mastered; 1-2% leaves it at .5-.9).",
+    )
+    warmup_ready: dict[int, float] = Field(
+        default={1: 0.9, 2: 0.9, 3: 0.9, 4: 0.3},
+        description="Greedy accuracy each level must reach on a probe set (apart from the "
+        "held-out set) before the warm-up stops: the digit table arrives in a phase change "
+        "anywhere from 400 to 1000 steps, so a fixed length is no recipe (docs/learning.md).",
+    )
+    warmup_probe: int = Field(
+        default=50, ge=1, description="Probe problems per level for the warm-up's readiness check."
     )
     warmup_proposer_share: float = Field(
         default=0.2, ge=0, le=1, description="Share of demonstrations that teach the proposer."

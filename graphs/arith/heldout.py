@@ -51,8 +51,31 @@ async def evaluate(policy: Policy, cfg: ArithConfig) -> dict[str, float]:
     return out
 
 
-async def _accuracy(policy: Policy, level: int, cfg: ArithConfig, params: SamplingParams) -> float:
-    problems = heldout_problems(level, cfg.eval_problems, cfg.eval_seed)
+async def ready(policy: Policy, cfg: ArithConfig) -> bool:
+    """Whether a warming-up policy reaches `cfg.warmup_ready` (greedy, on probe problems drawn
+    apart from the held-out set), i.e. it knows the easy levels and half-knows the frontier."""
+    greedy = cfg.solver.model_copy(update={"temperature": 0.0})
+    levels = sorted(cfg.warmup_ready)
+    accs = await asyncio.gather(
+        *(
+            _accuracy(policy, lvl, cfg, greedy, cfg.warmup_probe, cfg.eval_seed + 1)
+            for lvl in levels
+        )
+    )
+    return all(acc >= cfg.warmup_ready[lvl] for lvl, acc in zip(levels, accs, strict=True))
+
+
+async def _accuracy(
+    policy: Policy,
+    level: int,
+    cfg: ArithConfig,
+    params: SamplingParams,
+    n: int | None = None,
+    seed: int | None = None,
+) -> float:
+    problems = heldout_problems(
+        level, n or cfg.eval_problems, cfg.eval_seed if seed is None else seed
+    )
     solutions = await asyncio.gather(*(solve_expression(policy, p, params) for p in problems))
     right = sum(
         s.answer == evaluate_expression(p).last_digit
