@@ -44,7 +44,7 @@ from sparring.messages import ChatMessage, Role, Task
 from sparring.policy import SamplingParams, ScriptedPolicy, TransformersPolicy, build_tiny_model
 from sparring.roles.proposer import proposer_messages
 from sparring.roles.solver import solver_messages
-from sparring.tools.arith import evaluate
+from sparring.tools.arith import evaluate, scratchpad
 
 PARAMS = SamplingParams(max_new_tokens=32, temperature=1.0)
 
@@ -114,7 +114,7 @@ def _valid_proposer(seed: int = 0) -> ScriptedPolicy:
         while True:
             expression = random_expression(rng, ops)
             if evaluate(expression).value % 10 == target:
-                return expression
+                return scratchpad(expression)  # the proposer shows its work
 
     return ScriptedPolicy(write)
 

@@ -13,7 +13,8 @@ from sparring.graphs import EpisodeOutcome, Policies, load_game, play_episode
 from sparring.graphs.arith import ArithConfig, ArithTaskSource, heldout_problems, proposer_reward
 from sparring.messages import ChatMessage, Episode, Role, Task
 from sparring.policy import SamplingParams, ScriptedPolicy
-from sparring.tools import evaluate, scratchpad
+from sparring.roles.proposer import parse_proposal
+from sparring.tools import ExpressionError, evaluate, scratchpad
 
 GAME = load_game("arith")
 CFG = ArithConfig(n_solvers=5, max_difficulty=5, warmup_ready={1: 0.9})  # pinned: tests read 5s
@@ -28,10 +29,20 @@ def _script(
         text = messages[-1].content
         if text.startswith("target "):
             _, target, _, ops = text.split()
-            return propose(int(target), int(ops))
+            problem = propose(int(target), int(ops))
+            # The proposer shows its work; a malformed problem is passed on as written.
+            return scratchpad(problem) if _well_formed(problem) else problem
         return solve(text.removeprefix("compute "))
 
     return script
+
+
+def _well_formed(problem: str) -> bool:
+    try:
+        evaluate(problem)
+    except ExpressionError:
+        return False
+    return True
 
 
 def _honest(target: int, ops: int) -> str:
@@ -73,7 +84,7 @@ async def test_a_full_episode_yields_one_proposer_sample_and_a_group_of_solvers(
         assert s.policy_version == 4 and s.episode_id == episode.id and s.run == "t"
         assert s.loss_mask.tolist() == [1] * len(s.completion_ids)
         assert len(s.logprobs) == len(s.completion_ids) > 0
-    assert policy.decode(proposer[0].completion_ids.tolist()) == "7+0+0+0"
+    assert policy.decode(proposer[0].completion_ids.tolist()) == "7+0=7,7+0=7,7+0=7"
     assert [p.node for p in episode.path] == ["propose", "verify", *["solve"] * 5, "judge"]
     assert [t.role for t in episode.turns] == [Role.PROPOSER, *[Role.SOLVER] * 5]
     assert episode.turns[0].node == "propose" and episode.turns[1].node == "solve"
@@ -98,9 +109,9 @@ async def test_a_full_episode_yields_one_proposer_sample_and_a_group_of_solvers(
     ("proposal", "why"),
     [
         ("", "empty"),
-        ("7 plus 0", "disallowed"),
-        ("7+" * 40 + "0", "too long"),
-        ("7+0+", "not an expression"),
+        ("7 plus 0", "not like"),
+        ("7+" * 40 + "0", "not like"),
+        ("7+0+", "not like"),
         ("6+0+0", "wrong value"),
         ("7+0", "wrong number of operations"),
     ],
@@ -213,7 +224,7 @@ async def test_a_role_bound_to_another_policy_is_recorded_but_not_trained() -> N
     outcome = await play_episode(GAME, graph, task, CFG)
     assert [s.role for s in outcome.samples] == [Role.SOLVER] * 5
     assert (
-        outcome.episode.turns[0].completion == "0+0+4"
+        outcome.episode.turns[0].completion == "0+0=0,0+4=4"
         and outcome.episode.turns[0].sample_id is None
     )
     assert len(other.calls) == 1 and len(shared.calls) == 5
@@ -294,7 +305,9 @@ def test_demonstrations_are_correct_solver_and_proposer_examples() -> None:
             kinds.add("solver")
         else:
             _, target, _, ops = prompt.split()
-            result = evaluate(completion)
+            proposal = parse_proposal(completion)
+            assert proposal.valid and completion == scratchpad(proposal.expression)
+            result = evaluate(proposal.expression)
             assert (result.last_digit, result.ops) == (int(target), int(ops))
             kinds.add("proposer")
     assert kinds == {"solver", "proposer"}

@@ -34,9 +34,9 @@ def policy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TransformersPol
 async def test_arith_episodes_on_the_tiny_model_produce_exact_trainable_samples(
     policy: TransformersPolicy,
 ) -> None:
-    # The untrained model rarely writes a valid expression; a scripted (untrained) proposer
+    # The untrained model rarely writes a valid chain; a scripted (untrained) proposer
     # in half the episodes makes sure the real model also plays the solvers.
-    honest = ScriptedPolicy(lambda m: "4+3-1")
+    honest = ScriptedPolicy(lambda m: "4+3=7,7-1=6")
     graphs = [
         GAME.build(Policies(default=policy), CFG),
         GAME.build(Policies(default=policy, overrides={Role.PROPOSER: honest}), CFG),

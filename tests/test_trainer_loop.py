@@ -119,7 +119,7 @@ async def test_stale_all_equal_unrewarded_invalid_and_incomplete_samples_are_dro
 async def test_a_proposer_group_of_one_trains_against_its_rae_baseline(
     bus: Bus, model_dir: Path, tmp_path: Path
 ) -> None:
-    config = TrainerConfig(device="cpu", batch_groups=2, publish_every=100)
+    config = TrainerConfig(device="cpu", batch_groups=2, min_samples=2, publish_every=100)
     trainer = Trainer(config, model_dir, tmp_path, bus)
     stop = asyncio.Event()
     task = asyncio.create_task(trainer.run(stop))
@@ -158,3 +158,28 @@ async def test_groups_already_too_stale_do_not_count_toward_a_batch(
     await task
     last = json.loads((tmp_path / "trained.jsonl").read_text().splitlines()[-1])
     assert sorted(last["sample_ids"]) == sorted(s.id for s in fresh + later)
+
+
+async def test_singleton_groups_count_as_samples_not_as_groups_toward_a_batch(
+    bus: Bus, model_dir: Path, tmp_path: Path
+) -> None:
+    config = TrainerConfig(device="cpu", batch_groups=1, min_samples=8, publish_every=100)
+    trainer = Trainer(config, model_dir, tmp_path, bus)
+    stop = asyncio.Event()
+    task = asyncio.create_task(trainer.run(stop))
+    proposals = [
+        make_sample(f"p{i}", float(i % 2), role=Role.PROPOSER, run=bus.run) for i in range(3)
+    ]
+    await bus.publish_many(proposals)
+    await asyncio.sleep(1.0)
+    assert trainer.state.step == 0  # three singletons are neither a group nor 8 samples
+    group = _samples(bus.run, "g", [1.0, 0.0])
+    await bus.publish_many(group)
+    await _until(lambda: trainer.state.step == 1)
+    stop.set()
+    await task
+    trained = set(_ledger_ids(tmp_path))
+    # The group and the proposals with signal went into the one step (the first proposal, r=0
+    # against a baseline of 0, carries none and is skipped).
+    assert {s.id for s in group} <= trained <= {s.id for s in proposals + group}
+    assert len(trained) == 4

@@ -88,10 +88,15 @@ class TrainerConfig(_Frozen):
     )
     # batching
     batch_groups: int = Field(
-        16, ge=1, description="A step trains once this many complete groups with signal wait."
+        16,
+        ge=1,
+        description="A step trains once this many complete groups of 2+ samples (with signal) "
+        "wait...",
     )
     min_samples: int = Field(
-        128, ge=1, description="...or once the waiting groups hold this many samples."
+        128,
+        ge=1,
+        description="...or once the waiting groups (singletons included) hold this many samples.",
     )
     group_timeout_s: float = Field(
         120.0, gt=0, description="An incomplete group older than this is dropped and counted."

@@ -234,17 +234,20 @@ class Trainer:
 
     async def _batch_ready(self) -> bool:
         await self._drop_stale_groups()
-        n = sum(len(g) for g in self._ready)
-        return bool(self._ready) and (
-            len(self._ready) >= self.config.batch_groups or n >= self.config.min_samples
-        )
+        return bool(self._ready) and self._full(self._ready)
+
+    def _full(self, groups: list[list[Sample]]) -> bool:
+        """Enough for a step: `batch_groups` real groups, or `min_samples` samples in all.
+        Singleton groups (the proposer's, one per episode) count only as samples: counted as
+        groups, a burst of them made steps of a dozen samples, a version each, and the solver
+        groups arriving meanwhile went stale."""
+        real = sum(len(g) > 1 for g in groups)
+        return real >= self.config.batch_groups or sum(map(len, groups)) >= self.config.min_samples
 
     def _take_groups(self) -> list[list[Sample]]:
         taken: list[list[Sample]] = []
-        n = 0
-        while self._ready and len(taken) < self.config.batch_groups and n < self.config.min_samples:
+        while self._ready and not self._full(taken):
             taken.append(self._ready.pop(0))
-            n += len(taken[-1])
         return taken
 
     async def _train_one(self) -> None:

@@ -1,8 +1,9 @@
 """The arith game: the CPU default, small enough to watch a tiny model learn on two cores.
 
-The proposer gets a target digit (0-9) and a difficulty d (operations, 1..5) and writes an
-expression over single digits with + and -, d operations, whose value mod 10 is the target
-("target 7 ops 2" -> "5+4-2"). The verifier checks it exactly; n solvers compute it with a
+The proposer gets a target digit (0-9) and a difficulty d (operations, 1..4 by default) and
+writes, showing its work, a problem over single digits with + and -, d operations, whose value
+mod 10 is the target ("target 7 ops 2" -> "5+4=9,9-2=7", the problem "5+4-2"). The verifier
+recomputes it exactly; n solvers compute it with a
 scratchpad ("compute 5+4-2" -> "5+4=9,9-2=7"); the judge compares the last number. Rewards in
 `rewards`, the adaptive curriculum in `curriculum`, held-out evaluation in `heldout`.
 

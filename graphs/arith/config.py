@@ -59,7 +59,7 @@ class ArithConfig(BaseModel):
         "still visited and not forgotten.",
     )
     proposer: SamplingParams = Field(
-        default=SamplingParams(max_new_tokens=16), description="Proposer sampling."
+        default=SamplingParams(max_new_tokens=40), description="Proposer sampling (a worked chain)."
     )
     solver: SamplingParams = Field(
         default=SamplingParams(max_new_tokens=40), description="Solver sampling (eval's sampled)."

@@ -19,6 +19,7 @@ from sparring.roles.proposer import proposer_messages
 from sparring.roles.solver import solve_expression, solver_messages
 from sparring.tools.arith import evaluate as evaluate_expression
 from sparring.tools.arith import scratchpad
+from sparring.tools.arith import scratchpad
 
 __all__ = ["demonstration", "evaluate", "heldout_problems", "random_expression"]
 
@@ -91,7 +92,7 @@ def demonstration(rng: random.Random, cfg: ArithConfig) -> tuple[list[ChatMessag
         ops = rng.choice(cfg.levels)
         expression = random_expression(rng, ops)
         target = evaluate_expression(expression).last_digit
-        return proposer_messages(target, ops), expression
+        return proposer_messages(target, ops), scratchpad(expression)
     levels = list(cfg.warmup_mix)
     ops = rng.choices(levels, weights=[cfg.warmup_mix[d] for d in levels])[0]
     expression = random_expression(rng, ops)
