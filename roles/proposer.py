@@ -74,9 +74,7 @@ def parse_proposal(text: str, max_chars: int = MAX_CHARS) -> Proposal:
     for i, step in enumerate(steps, start=1):
         found = _STEP.fullmatch(step.strip())
         if found is None:
-            return Proposal(
-                valid=False, reason=f"step {i} {step!r} is not like '9-2=7'", text=text
-            )
+            return Proposal(valid=False, reason=f"step {i} {step!r} is not like '9-2=7'", text=text)
         left, sign, right, result = found.groups()
         if previous is not None and left != previous:
             return Proposal(

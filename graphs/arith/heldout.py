@@ -19,7 +19,6 @@ from sparring.roles.proposer import proposer_messages
 from sparring.roles.solver import solve_expression, solver_messages
 from sparring.tools.arith import evaluate as evaluate_expression
 from sparring.tools.arith import scratchpad
-from sparring.tools.arith import scratchpad
 
 __all__ = ["demonstration", "evaluate", "heldout_problems", "random_expression"]
 
