@@ -36,7 +36,7 @@ from sparring.errors import ConfigError, SparringError
 from sparring.evaluator import Evaluator
 from sparring.graphs import load_game
 from sparring.messages import Metric
-from sparring.model_cache import ensure_model
+from sparring.model_cache import ensure_model, quiet_transformers
 from sparring.plots import plot_run
 
 __all__ = ["main", "resolve"]
@@ -88,7 +88,8 @@ class Launcher:
         (self.run_dir / "logs").mkdir(exist_ok=True)
         save_config(self.config, self.run_dir / "config.yaml")
         self.console.print(f"[bold]run[/] {self.run}  ->  {self.run_dir}")
-        self.console.print_json(json.dumps(self.config.model_dump(mode="json")))
+        changed = self.config.model_dump(mode="json", exclude_defaults=True)
+        self.console.print(f"config (full: {self.run_dir / 'config.yaml'}): {json.dumps(changed)}")
         model = await asyncio.to_thread(
             ensure_model, self.config.policy, game, game_config, self.console.print
         )
@@ -243,6 +244,7 @@ class Launcher:
 
 def main(args: argparse.Namespace) -> int:
     """`sparring run`."""
+    quiet_transformers()
     config, run_dir = resolve(args)
     started = time.time()
     try:

@@ -22,9 +22,17 @@ from sparring.config import PolicyConfig
 from sparring.graphs import Game
 from sparring.policy.warmup import WarmupReport
 
-__all__ = ["cache_root", "ensure_model", "warm_up_on_game"]
+__all__ = ["cache_root", "ensure_model", "quiet_transformers", "warm_up_on_game"]
 
 _RECIPE = "v2"  # bump when the tiny model or the warm-up changes, so old caches are not reused
+
+
+def quiet_transformers() -> None:
+    """No "Loading weights" bar each time a model loads: with hot reloads and several processes
+    writing to one terminal or log, they drown what matters."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
 
 def cache_root() -> Path:

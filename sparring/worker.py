@@ -181,7 +181,10 @@ async def load_announced(bus: Bus, policy: Any, pv: PolicyVersion) -> None:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from sparring.model_cache import quiet_transformers
     from sparring.policy import TransformersPolicy
+
+    quiet_transformers()
 
     config: RunConfig = load_config(args.run_dir / "config.yaml")
     if "SPARRING_BUS_CONFIG" in os.environ:  # credentials in clear, handed over by the launcher

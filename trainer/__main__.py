@@ -76,6 +76,9 @@ async def _serve(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the trainer until SIGTERM/SIGINT; returns the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a "Loading weights" bar per load is noise in the log
     try:
         return asyncio.run(_serve(parse(argv)))
     except ConfigError as e:
