@@ -42,9 +42,9 @@ from sparring.graphs import Policies, load_game, play_episode
 from sparring.graphs.arith.heldout import random_expression
 from sparring.messages import ChatMessage, Role, Task
 from sparring.policy import SamplingParams, ScriptedPolicy, TransformersPolicy, build_tiny_model
-from sparring.roles.proposer import proposer_messages
+from sparring.roles.proposer import backward_chain, proposer_messages
 from sparring.roles.solver import solver_messages
-from sparring.tools.arith import evaluate, scratchpad
+from sparring.tools.arith import evaluate
 
 PARAMS = SamplingParams(max_new_tokens=32, temperature=1.0)
 
@@ -114,7 +114,7 @@ def _valid_proposer(seed: int = 0) -> ScriptedPolicy:
         while True:
             expression = random_expression(rng, ops)
             if evaluate(expression).value % 10 == target:
-                return scratchpad(expression)  # the proposer shows its work
+                return backward_chain(expression)  # the proposer shows its work
 
     return ScriptedPolicy(write)
 

@@ -13,7 +13,7 @@ from sparring.graphs import EpisodeOutcome, Policies, load_game, play_episode
 from sparring.graphs.arith import ArithConfig, ArithTaskSource, heldout_problems, proposer_reward
 from sparring.messages import ChatMessage, Episode, Role, Task
 from sparring.policy import SamplingParams, ScriptedPolicy
-from sparring.roles.proposer import parse_proposal
+from sparring.roles.proposer import backward_chain, parse_proposal
 from sparring.tools import ExpressionError, evaluate, scratchpad
 
 GAME = load_game("arith")
@@ -31,7 +31,7 @@ def _script(
             _, target, _, ops = text.split()
             problem = propose(int(target), int(ops))
             # The proposer shows its work; a malformed problem is passed on as written.
-            return scratchpad(problem) if _well_formed(problem) else problem
+            return backward_chain(problem) if _well_formed(problem) else problem
         return solve(text.removeprefix("compute "))
 
     return script
@@ -84,7 +84,7 @@ async def test_a_full_episode_yields_one_proposer_sample_and_a_group_of_solvers(
         assert s.policy_version == 4 and s.episode_id == episode.id and s.run == "t"
         assert s.loss_mask.tolist() == [1] * len(s.completion_ids)
         assert len(s.logprobs) == len(s.completion_ids) > 0
-    assert policy.decode(proposer[0].completion_ids.tolist()) == "7+0=7,7+0=7,7+0=7"
+    assert policy.decode(proposer[0].completion_ids.tolist()) == "7-0=7,7-0=7,7-0=7"
     assert [p.node for p in episode.path] == ["propose", "verify", *["solve"] * 5, "judge"]
     assert [t.role for t in episode.turns] == [Role.PROPOSER, *[Role.SOLVER] * 5]
     assert episode.turns[0].node == "propose" and episode.turns[1].node == "solve"
@@ -224,7 +224,7 @@ async def test_a_role_bound_to_another_policy_is_recorded_but_not_trained() -> N
     outcome = await play_episode(GAME, graph, task, CFG)
     assert [s.role for s in outcome.samples] == [Role.SOLVER] * 5
     assert (
-        outcome.episode.turns[0].completion == "0+0=0,0+4=4"
+        outcome.episode.turns[0].completion == "4-4=0,0-0=0"
         and outcome.episode.turns[0].sample_id is None
     )
     assert len(other.calls) == 1 and len(shared.calls) == 5
@@ -306,7 +306,7 @@ def test_demonstrations_are_correct_solver_and_proposer_examples() -> None:
         else:
             _, target, _, ops = prompt.split()
             proposal = parse_proposal(completion)
-            assert proposal.valid and completion == scratchpad(proposal.expression)
+            assert proposal.valid and completion == backward_chain(proposal.expression)
             result = evaluate(proposal.expression)
             assert (result.last_digit, result.ops) == (int(target), int(ops))
             kinds.add("proposer")

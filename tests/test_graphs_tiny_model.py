@@ -36,7 +36,7 @@ async def test_arith_episodes_on_the_tiny_model_produce_exact_trainable_samples(
 ) -> None:
     # The untrained model rarely writes a valid chain; a scripted (untrained) proposer
     # in half the episodes makes sure the real model also plays the solvers.
-    honest = ScriptedPolicy(lambda m: "4+3=7,7-1=6")
+    honest = ScriptedPolicy(lambda m: "6+1=7,7-3=4")  # the problem 4+3-1
     graphs = [
         GAME.build(Policies(default=policy), CFG),
         GAME.build(Policies(default=policy, overrides={Role.PROPOSER: honest}), CFG),

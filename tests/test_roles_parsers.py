@@ -46,13 +46,13 @@ def test_every_parser_is_total_over_random_strings() -> None:
 
 
 def test_a_worked_chain_is_read_as_the_problem_it_spells() -> None:
-    proposal = parse_proposal(" 5+4=9, 9-2=7\n")
-    assert proposal == Proposal(valid=True, expression="5+4-2", text=" 5+4=9, 9-2=7\n")
+    proposal = parse_proposal(" 7+2=9, 9-4=5\n")
+    assert proposal == Proposal(valid=True, expression="5+4-2", text=" 7+2=9, 9-4=5\n")
 
 
 def test_the_written_results_are_not_trusted_by_the_parser() -> None:
     # Wrong arithmetic in the chain still spells a problem; the verifier recomputes it.
-    assert parse_proposal("5+4=1,1-2=3").expression == "5+4-2"
+    assert parse_proposal("7+2=1,1-4=3").expression == "3+4-2"
 
 
 @pytest.mark.parametrize(
@@ -62,9 +62,9 @@ def test_the_written_results_are_not_trusted_by_the_parser() -> None:
         ("5+4-2", "not like"),
         ("5*4=0", "not like"),
         ("five", "not like"),
-        ("5+4=9,9-2", "not like"),
-        ("15+4=9", "not like"),
-        ("5+4=9,8-2=6", "starts from 8, but step 1 ended on 9"),
+        ("7+2=9,9-4", "not like"),
+        ("17+2=9", "not like"),
+        ("7+2=9,8-4=4", "starts from 8, but step 1 ended on 9"),
         (",".join(["1+1=2"] + ["2+0=2"] * 80), "longer than"),
         (",".join(["1+1=2"] + ["2+0=2"] * 40), "too long"),
     ],
@@ -101,17 +101,17 @@ def test_a_malformed_scratchpad_is_invalid_with_a_reason(text: str) -> None:
 
 
 async def test_the_verifier_accepts_the_right_value_and_operation_count() -> None:
-    verdict = await verify_expression(parse_proposal("5+4=9,9-2=7"), target=7, ops=2)
+    verdict = await verify_expression(parse_proposal("7+2=9,9-4=5"), target=7, ops=2)
     assert verdict.valid and verdict.value == 7 and verdict.ops == 2
 
 
 @pytest.mark.parametrize(
     ("text", "target", "ops", "why"),
     [
-        ("5+4=9,9-2=7", 8, 2, "wrong value"),
-        ("5+4=1,1-2=8", 8, 2, "wrong value"),  # the written results claim 8; it is 7
-        ("5+4=9,9-2=7", 7, 3, "wrong number of operations"),
-        ("5+4=9,9-", 7, 2, "unparsable"),
+        ("7+2=9,9-4=5", 8, 2, "wrong value"),
+        ("8+2=9,9-4=5", 8, 2, "wrong value"),  # the chain claims 8; 5+4-2 is 7
+        ("7+2=9,9-4=5", 7, 3, "wrong number of operations"),
+        ("7+2=9,9-", 7, 2, "unparsable"),
         ("5*4=0", 0, 1, "unparsable"),
         ("", 0, 1, "unparsable"),
         (",".join(["1+1=2"] + ["2+0=2"] * 40), 2, 41, "unparsable: too long"),
@@ -162,7 +162,7 @@ async def test_a_role_returns_its_parse_and_the_record_of_its_call() -> None:
 
 
 async def test_the_proposer_prompt_is_short() -> None:
-    policy = ScriptedPolicy(lambda messages: "5+4=9,9-2=7")
+    policy = ScriptedPolicy(lambda messages: "7+2=9,9-4=5")
     proposal = await propose_expression(policy, target=7, ops=2, params=PARAMS)
     assert policy.calls[0][0].content == "target 7 ops 2"
     assert proposal.valid and proposal.calls[0].role is Role.PROPOSER

@@ -15,7 +15,7 @@ import random
 from sparring.graphs.arith.config import ArithConfig
 from sparring.messages import ChatMessage
 from sparring.policy.base import Policy, SamplingParams
-from sparring.roles.proposer import proposer_messages
+from sparring.roles.proposer import backward_chain, proposer_messages
 from sparring.roles.solver import solve_expression, solver_messages
 from sparring.tools.arith import evaluate as evaluate_expression
 from sparring.tools.arith import scratchpad
@@ -91,7 +91,7 @@ def demonstration(rng: random.Random, cfg: ArithConfig) -> tuple[list[ChatMessag
         ops = rng.choice(cfg.levels)
         expression = random_expression(rng, ops)
         target = evaluate_expression(expression).last_digit
-        return proposer_messages(target, ops), scratchpad(expression)
+        return proposer_messages(target, ops), backward_chain(expression)
     levels = list(cfg.warmup_mix)
     ops = rng.choices(levels, weights=[cfg.warmup_mix[d] for d in levels])[0]
     expression = random_expression(rng, ops)
