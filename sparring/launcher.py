@@ -154,22 +154,27 @@ class Launcher:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, self._request_stop, "interrupted (Ctrl-C)")
         loop.add_signal_handler(signal.SIGTERM, self._request_stop, "terminated")
+        collector = asyncio.create_task(self._collect(bus))
+        evaluating = asyncio.create_task(evaluator.run(self.stop))
         tasks = [
-            asyncio.create_task(self._collect(bus)),
-            asyncio.create_task(evaluator.run(self.stop)),
             asyncio.create_task(self._deadline()),
             asyncio.create_task(self._plot_every()),
             *(asyncio.create_task(self._child_exit(n, p)) for n, p in self.children.items()),
         ]
         try:
             await self._show()
+            # In this order, so that metrics.jsonl ends complete: the children stop (the
+            # trainer's last steps report), the final evaluation runs, then the collector goes.
+            await self._stop_children()
+            evaluating.cancel()
+            await asyncio.gather(evaluating, return_exceptions=True)
+            if not self.stop_reason.startswith("interrupted"):  # Ctrl-C: now, not after an eval
+                await evaluator.final()
+            await asyncio.sleep(0.5)
         finally:
-            for task in tasks:
+            for task in [*tasks, collector, evaluating]:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        if not self.stop_reason.startswith("interrupted"):  # Ctrl-C means now, not after an eval
-            await evaluator.final()
-        await asyncio.sleep(0.5)  # let the last metrics land before the final plots
+            await asyncio.gather(*tasks, collector, evaluating, return_exceptions=True)
         plots = plot_run(self.run_dir)
         self.console.print(f"stopped: {self.stop_reason}")
         self.console.print(self.dashboard.render())
