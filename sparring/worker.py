@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,7 @@ class Worker:
         config: WorkerConfig,
         name: str,
         run: str,
-        reload: Any,
+        reload: Callable[[PolicyVersion], Awaitable[None]],
         trainer_durable: str = "trainer",
     ) -> None:
         self._bus = bus
@@ -91,7 +92,7 @@ class Worker:
         self._config = config
         self._name = name
         self._run = run
-        self._reload = reload  # async (PolicyVersion) -> None: loads the announced weights
+        self._reload = reload  # loads the weights a PolicyVersion announces
         self._graph = game.build(Policies(default=policy), game_config)
         self._source = game.task_source(game_config, seed=config.seed)
         self._trainer_durable = trainer_durable
