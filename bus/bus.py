@@ -93,7 +93,9 @@ class Bus:
         if self._nc.is_connected:
             with contextlib.suppress(nats.errors.Error, TimeoutError):
                 await self._nc.flush(timeout=2)
-        await self._nc.close()
+        # A server that is already gone must not turn a clean shutdown into a traceback.
+        with contextlib.suppress(ConnectionError, nats.errors.Error):
+            await self._nc.close()
 
     async def destroy(self) -> None:
         """Delete this run's streams, KV bucket and Object Store, with everything in them."""

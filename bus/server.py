@@ -97,6 +97,9 @@ class EmbeddedServer:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
+            # Its own session: a Ctrl-C in the terminal goes to the whole foreground group, and
+            # the server must outlive it until its owner has stopped everything that uses it.
+            start_new_session=True,
         )
         try:
             await self._wait_ready(ports_dir, time.monotonic() + wait_s)

@@ -104,7 +104,7 @@ def test_resume_continues_from_the_checkpoint(first_run: tuple[Path, Path, str])
     run_dir, cache, _ = first_run
     before = _metrics(run_dir)
     last_step = max(m["step"] for m in before["trainer"])
-    # Stopped with Ctrl-C (SIGINT) this time: the children finish cleanly, the launcher exits 0.
+    # Stopped with Ctrl-C this time: the children finish cleanly, the launcher exits 0.
     env = os.environ | {"SPARRING_CACHE": str(cache), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "sparring.cli", "run", "--resume", str(run_dir), "--no-inspector"],
@@ -112,6 +112,7 @@ def test_resume_continues_from_the_checkpoint(first_run: tuple[Path, Path, str])
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        start_new_session=True,  # its own process group, like a command typed in a terminal
     )
     deadline = time.monotonic() + 120
     worker_log = run_dir / "logs" / "worker-0.log"
@@ -120,10 +121,11 @@ def test_resume_continues_from_the_checkpoint(first_run: tuple[Path, Path, str])
         before["worker-0"]
     ):
         time.sleep(1)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group gets it
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out[-3000:]
     assert "interrupted" in out
+    assert "Traceback" not in out, out[-3000:]
     assert worker_log.stat().st_size >= size
     log = (run_dir / "logs" / "trainer.log").read_text()
     assert f"step-{last_step:08d} at step {last_step}" in log  # resumed, not restarted
