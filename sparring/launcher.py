@@ -32,7 +32,7 @@ from rich.live import Live
 from sparring.bus import Bus, EmbeddedServer
 from sparring.config import RunConfig, load_config, save_config
 from sparring.dashboard import Dashboard, make_console
-from sparring.errors import ConfigError, SparringError
+from sparring.errors import ConfigError
 from sparring.evaluator import Evaluator
 from sparring.graphs import load_game
 from sparring.messages import Metric
@@ -254,7 +254,5 @@ def main(args: argparse.Namespace) -> int:
     started = time.time()
     try:
         return asyncio.run(Launcher(config, run_dir, args.nats).main())
-    except SparringError:
-        raise
     finally:
         print(f"run directory: {run_dir}  ({(time.time() - started) / 60:.1f} min)")

@@ -99,7 +99,6 @@ class Worker:
         self._room = asyncio.Event()
         self._room.set()
         self._window = _Window()
-        self.episodes_done = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Play until `stop` is set; in-flight episodes finish and are published."""
@@ -128,7 +127,6 @@ class Worker:
             self._source.observe(outcome)
             self._window.add(outcome)
             await self._bus.publish_many([*outcome.samples, outcome.episode])
-            self.episodes_done += 1
 
     async def _watch_backlog(self, stop: asyncio.Event) -> None:
         """Open or close the gate for new episodes by the trainer's backlog, 4 times a second."""
