@@ -83,7 +83,7 @@ class RunNames:
 
     def _subject_of(self, msg: Task | Sample | Episode | Metric | DeadLetter) -> str:
         if isinstance(msg, Sample):
-            return f"{self.prefix}.sample.{check_token('game', msg.game)}.{msg.role.value}"
+            return f"{self.prefix}.sample.{check_token('game', msg.game)}.{msg.role}"
         if isinstance(msg, Task):
             return f"{self.prefix}.task.{check_token('game', msg.game)}"
         if isinstance(msg, Episode):

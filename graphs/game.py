@@ -10,24 +10,31 @@ A game is a LangGraph graph, a task source and reward rules, bundled in a `Game`
         start=start,                    # (Task, cfg) -> the graph's input state
         score=score,                    # (final state, recorded calls, cfg) -> Scoring
         task_source=MySource,           # (cfg, seed) -> TaskSource
+        roles={"solver": RoleSpec(estimator="grpo"),            # how each role is credited
+               "proposer": RoleSpec(estimator="rae", grouping="call")},
     )
 
 The node contract is LangGraph's: a node takes the state and returns a partial update. Nodes
 call roles (or the policy directly) with the policies `build` got from `Policies.for_role`, so
 every call is recorded for them. `score` pays calls by id (`Payout`); a call nobody pays is not
 trained. `play_episode` (episode.py) runs all of it and turns it into Samples and an Episode.
+
+`roles` names the roles the game plays (any identifiers: "player_0", "examiner") and how each is
+credited (`sparring.credit.RoleSpec`): its grouping and default advantage estimator. A run whose
+config would leave a declared role untrainable fails at start, naming the role and the fix.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from sparring.credit import RoleSpec
 from sparring.errors import GameError
-from sparring.messages import ChatMessage, Task, Verdict
+from sparring.messages import ChatMessage, Task, Verdict, role_name
 from sparring.policy.base import Policy
 from sparring.roles.call import Call
 
@@ -103,8 +110,13 @@ class Game:
         evaluate: Evaluate | None = None,
         demonstrations: Demonstrate | None = None,
         ready: Ready | None = None,
+        roles: Mapping[str, RoleSpec] | None = None,
     ) -> None:
         self.name = name
+        try:
+            self.roles: dict[str, RoleSpec] = {role_name(r): s for r, s in (roles or {}).items()}
+        except ValueError as e:
+            raise GameError(f"game {name!r}: {e}") from None
         self.description = description
         self.config_model = config_model
         self._build, self._score, self._source, self._start = build, score, task_source, start

@@ -5,8 +5,9 @@ live in the graph. It lives in a `Recorder` held in a context variable: `play_ep
 per episode (`with recording() as rec:`), and asyncio copies the context into every task LangGraph
 starts for that episode, so concurrent episodes never see each other's calls. The nodes hold
 `RecordingPolicy` wrappers (from `Policies.for_role`), which add each call to whichever recorder
-is current, tagged with the wrapper's role and the LangGraph node that ran it. Outside an episode
-the wrapper is a plain pass-through.
+is current, tagged with the wrapper's role and the LangGraph node that ran it: one `Call` per
+role step, made once and owned by the recorder. Outside an episode the wrapper is a plain
+pass-through.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from langgraph.config import get_config
+from pydantic import JsonValue
 
-from sparring.messages import ChatMessage, Role
-from sparring.policy.base import Generation, Policy, Prompt, SamplingParams
+from sparring.messages import ChatMessage, ToolCall, role_name
+from sparring.policy.base import Generation, Policy, Prompt, SamplingParams, WeightsFormat
 from sparring.roles.call import Call
 
 __all__ = ["Recorder", "RecordingPolicy", "current_recorder", "recording"]
@@ -29,19 +31,14 @@ class Recorder:
     """The calls of one episode, in the order they started."""
 
     def __init__(self) -> None:
-        self._calls: dict[str, Call] = {}
+        self._calls: list[Call] = []
 
     @property
     def calls(self) -> list[Call]:
-        return sorted(self._calls.values(), key=lambda c: c.started_at)
+        return sorted(self._calls, key=lambda c: c.started_at)
 
     def add(self, call: Call) -> None:
-        self._calls[call.id] = call
-
-    def replace(self, call: Call) -> None:
-        """Swap in a newer version of a kept call (same id), e.g. with its parse attached."""
-        if call.id in self._calls:
-            self._calls[call.id] = call
+        self._calls.append(call)
 
 
 _CURRENT: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
@@ -77,14 +74,18 @@ def _node_name() -> str:
 class RecordingPolicy:
     """A Policy that records each call into the current episode, tagged with its role."""
 
-    def __init__(self, inner: Policy, role: Role, trainable: bool) -> None:
+    def __init__(self, inner: Policy, role: str, trainable: bool) -> None:
         self.inner = inner
-        self.role = role
+        self.role = role_name(role)
         self.trainable = trainable
 
     @property
     def version(self) -> int:
         return self.inner.version
+
+    @property
+    def unrecorded(self) -> Policy:
+        return self.inner
 
     def render(self, messages: Sequence[ChatMessage]) -> list[int]:
         return self.inner.render(messages)
@@ -95,28 +96,39 @@ class RecordingPolicy:
     def decode(self, ids: Sequence[int]) -> str:
         return self.inner.decode(ids)
 
+    async def load_weights(self, data: bytes, version: int, format: WeightsFormat = "full") -> None:
+        await self.inner.load_weights(data, version, format)
+
     async def generate(self, prompt: Prompt, params: SamplingParams) -> Generation:
-        return (await self._call(prompt, params)).generation
-
-    async def generate_call(self, messages: Sequence[ChatMessage], params: SamplingParams) -> Call:
-        return await self._call(list(messages), params)
-
-    def annotate(self, call: Call) -> None:
-        recorder = _CURRENT.get()
-        if recorder is not None:
-            recorder.replace(call)
-
-    async def _call(self, prompt: Prompt, params: SamplingParams) -> Call:
+        """Generate and record the call (for a game that calls the policy directly)."""
         started, t0 = time.time(), time.perf_counter()
         generation = await self.inner.generate(prompt, params)
+        messages = [m for m in prompt if isinstance(m, ChatMessage)]
+        self.record(messages, generation, started_at=started, duration_s=time.perf_counter() - t0)
+        return generation
+
+    def record(
+        self,
+        messages: Sequence[ChatMessage],
+        generation: Generation,
+        *,
+        started_at: float,
+        duration_s: float,
+        parsed: JsonValue = None,
+        loss_mask: list[int] | None = None,
+        tool_calls: Sequence[ToolCall] = (),
+    ) -> Call:
         call = Call(
             role=self.role,
             node=_node_name(),
-            messages=[m for m in prompt if isinstance(m, ChatMessage)],
+            messages=list(messages),
             generation=generation,
+            parsed=parsed,
             trainable=self.trainable,
-            started_at=started,
-            duration_s=time.perf_counter() - t0,
+            loss_mask=loss_mask,
+            tool_calls=list(tool_calls),
+            started_at=started_at,
+            duration_s=duration_s,
         )
         recorder = _CURRENT.get()
         if recorder is not None:

@@ -20,7 +20,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sparring.errors import ConfigError
-from sparring.messages import Episode, Role
+from sparring.messages import Episode, RoleName
 
 __all__ = ["EpisodeFilter", "VerdictFilter", "search_text"]
 
@@ -34,7 +34,7 @@ class EpisodeFilter(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     game: str | None = Field(None, description="Only episodes of this game.")
-    role: Role | None = Field(
+    role: RoleName | None = Field(
         None, description="Only episodes where this role spoke; narrows the reward range to it."
     )
     min_reward: float | None = Field(None, description="Some (role's) reward is >= this.")

@@ -44,7 +44,7 @@ def summarize(episode: Episode, seq: int = 0) -> dict[str, Any]:
     """The episode's list row: ids, game, roles, rewards per role, verdicts, tokens, time."""
     rewards: dict[str, list[float]] = {}
     for r in episode.rewards:
-        rewards.setdefault(r.role.value, []).append(r.reward)
+        rewards.setdefault(r.role, []).append(r.reward)
     return {
         "seq": seq,
         "id": episode.id,
@@ -54,7 +54,7 @@ def summarize(episode: Episode, seq: int = 0) -> dict[str, Any]:
         "started_at": episode.started_at,
         "duration_s": episode.duration_s,
         "headline": headline(episode),
-        "roles": sorted({t.role.value for t in episode.turns}),
+        "roles": sorted({t.role for t in episode.turns}),
         "turns": len(episode.turns),
         "rewards": {role: round(fmean(values), 4) for role, values in sorted(rewards.items())},
         "verdicts": verdict_badges(episode),

@@ -91,7 +91,7 @@ def _turn(
     turn: Turn, rewards: dict[str, SampleReward], verdicts: dict[str, list[Verdict]]
 ) -> list[Text]:
     line = Text("  ")
-    line.append(f"{turn.role.value:<9}", style=ROLE_STYLES.get(turn.role.value, "bold"))
+    line.append(f"{turn.role:<9}", style=ROLE_STYLES.get(turn.role, "bold"))
     line.append(f"{clean(turn.node, 16):<12}", style="dim")
     line.append(clean(turn.completion) or "(empty)")
     for v in verdicts.get(turn.sample_id or "", []):

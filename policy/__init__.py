@@ -4,7 +4,7 @@
 `TransformersPolicy` serves one with dynamic batching and weight hot-reload.
 """
 
-from sparring.policy.base import Generation, Policy, Prompt, SamplingParams
+from sparring.policy.base import Generation, Policy, Prompt, SamplingParams, WeightsFormat
 from sparring.policy.scripted import ScriptedPolicy
 from sparring.policy.tiny import build_tiny_model, build_tiny_tokenizer, load_model
 from sparring.policy.transformers_backend import TransformersPolicy
@@ -16,6 +16,7 @@ __all__ = [
     "SamplingParams",
     "ScriptedPolicy",
     "TransformersPolicy",
+    "WeightsFormat",
     "build_tiny_model",
     "build_tiny_tokenizer",
     "load_model",

@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sparring.messages import ChatMessage
 
-__all__ = ["Generation", "Policy", "Prompt", "SamplingParams"]
+__all__ = ["Generation", "Policy", "Prompt", "SamplingParams", "WeightsFormat"]
+
+WeightsFormat = Literal["full", "lora"]
+"""What a published version holds: a full state dict, or a LoRA adapter (`PolicyVersion.format`)."""
 
 Prompt = Sequence[ChatMessage] | Sequence[int]
 """Chat messages (rendered with the chat template) or exact token ids."""
@@ -71,4 +74,12 @@ class Policy(Protocol):
 
     async def generate(self, prompt: Prompt, params: SamplingParams) -> Generation:
         """Sample one completion for `prompt`."""
+        ...
+
+    async def load_weights(self, data: bytes, version: int, format: WeightsFormat = "full") -> None:
+        """Serve the weights in `data` (safetensors) as `version` from the next call on.
+
+        A backend that cannot serve `format` raises PolicyError saying what it serves instead;
+        it never loads the wrong kind of weights quietly.
+        """
         ...

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
 
 from sparring.messages import ChatMessage
-from sparring.policy.base import Generation, Prompt, SamplingParams
+from sparring.policy.base import Generation, Prompt, SamplingParams, WeightsFormat
 
 __all__ = ["ScriptedPolicy"]
 
@@ -29,12 +29,18 @@ class ScriptedPolicy:
         self._version = version
         self._logprob = logprob
         self.calls: list[list[ChatMessage]] = []
+        self.loaded: list[tuple[int, WeightsFormat]] = []
 
     @property
     def version(self) -> int:
         return self._version
 
     def set_version(self, version: int) -> None:
+        self._version = version
+
+    async def load_weights(self, data: bytes, version: int, format: WeightsFormat = "full") -> None:
+        """A script has no weights: any format is accepted and only the version moves."""
+        self.loaded.append((version, format))
         self._version = version
 
     def render(self, messages: Sequence[ChatMessage]) -> list[int]:

@@ -32,7 +32,7 @@ from sparring.errors import PolicyError
 from sparring.messages import ChatMessage
 from sparring.policy._batching import DynamicBatcher
 from sparring.policy._weights import apply_state, read_state
-from sparring.policy.base import Generation, Prompt, SamplingParams
+from sparring.policy.base import Generation, Prompt, SamplingParams, WeightsFormat
 
 if TYPE_CHECKING:
     import torch
@@ -144,13 +144,24 @@ class TransformersPolicy:
         )
 
     async def load_weights(
-        self, state: Mapping[str, torch.Tensor] | bytes | Path, version: int
+        self,
+        state: Mapping[str, torch.Tensor] | bytes | Path,
+        version: int,
+        format: WeightsFormat = "full",
     ) -> None:
         """Swap in new weights after the batch in flight; later batches carry `version`.
 
         `state`: tensors by name, safetensors bytes, or a .safetensors file or folder. Calls
         queued behind the swap run on the new weights; the batch in flight finishes on the old.
+        Only full weights: a LoRA adapter is refused (the trainer merges it with
+        `trainer.lora.publish=merged`, the default).
         """
+        if format != "full":
+            raise PolicyError(
+                f"TransformersPolicy serves full weights, not a {format!r} adapter (version "
+                f"{version}): set trainer.lora.publish=merged, or serve with a backend that "
+                "loads adapters"
+            )
         tensors = await asyncio.to_thread(read_state, state)
         async with self._weights_lock():
             await asyncio.to_thread(apply_state, self.model, tensors)

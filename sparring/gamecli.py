@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sparring.errors import PolicyError
 from sparring.graphs import Policies, builtin_games, load_game
 from sparring.messages import ChatMessage
-from sparring.policy.base import Generation, Prompt, SamplingParams
+from sparring.policy.base import Generation, Prompt, SamplingParams, WeightsFormat
 
 __all__ = ["list_games", "print_graph"]
 
@@ -33,6 +33,9 @@ class _Unasked:
 
     async def generate(self, prompt: Prompt, params: SamplingParams) -> Generation:
         raise PolicyError("the drawing policy was asked to generate; building a graph must not")
+
+    async def load_weights(self, data: bytes, version: int, format: WeightsFormat = "full") -> None:
+        raise PolicyError("the drawing policy has no weights to load")
 
 
 def list_games(args: argparse.Namespace) -> int:

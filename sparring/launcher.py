@@ -31,6 +31,7 @@ from rich.live import Live
 
 from sparring.bus import Bus, EmbeddedServer
 from sparring.config import RunConfig, load_config, save_config
+from sparring.credit import resolve_estimators
 from sparring.dashboard import Dashboard, make_console
 from sparring.errors import ConfigError
 from sparring.evaluator import Evaluator
@@ -77,6 +78,7 @@ class Launcher:
         self.children: dict[str, asyncio.subprocess.Process] = {}
         self.stop = asyncio.Event()
         self.stop_reason = ""
+        self.trainer_config = config.trainer  # with the game's declared estimators, in main
 
     async def main(self) -> int:
         game = load_game(self.config.game)
@@ -84,6 +86,13 @@ class Launcher:
             game_config = game.config_model.model_validate(self.config.game_params)
         except ValueError as e:
             raise ConfigError("game_params", str(e)) from None
+        # The game declares how each role is credited; the run's config may override it. A
+        # combination that would train a role nothing stops here, before anything starts.
+        trainer = self.config.trainer
+        estimators = resolve_estimators(
+            game.name, game.roles, trainer.estimators, trainer.default_estimator
+        )
+        self.trainer_config = trainer.model_copy(update={"estimators": estimators})
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "logs").mkdir(exist_ok=True)
         save_config(self.config, self.run_dir / "config.yaml")
@@ -119,7 +128,7 @@ class Launcher:
         trainer_cmd = [
             sys.executable, "-m", "sparring.trainer", "--url", url, "--run", self.run,
             "--model", model, "--run-dir", str(self.run_dir / "trainer"),
-            "--config", self.config.trainer.model_dump_json(),
+            "--config", self.trainer_config.model_dump_json(),
         ]  # fmt: skip
         await self._spawn("trainer", trainer_cmd)
         for i in range(self.config.worker.workers):

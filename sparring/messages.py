@@ -14,11 +14,20 @@ read becomes a `DeadLetter`.
 from __future__ import annotations
 
 import os
+import re
 import time
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    TypeAdapter,
+    model_validator,
+)
 
 from sparring._packed import Bits, Float32s, Int32s
 
@@ -33,6 +42,7 @@ __all__ = [
     "NodeTiming",
     "PolicyVersion",
     "Role",
+    "RoleName",
     "Sample",
     "SampleReward",
     "Task",
@@ -41,9 +51,10 @@ __all__ = [
     "Verdict",
     "message_adapter",
     "new_id",
+    "role_name",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bumped on any change a reader of the previous version could misread."""
 
 
@@ -53,7 +64,7 @@ def new_id() -> str:
 
 
 class Role(StrEnum):
-    """The roles one shared policy plays in a game."""
+    """The built-in role names of the shipped games; a game may name its own (`RoleName`)."""
 
     PROPOSER = "proposer"
     SOLVER = "solver"
@@ -61,6 +72,24 @@ class Role(StrEnum):
     JUDGE = "judge"
     PLANNER = "planner"
     REFINER = "refiner"
+
+
+_ROLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def role_name(name: str) -> str:
+    """`name` as a plain role name, or ValueError: lowercase letters, digits and '_', starting
+    with a letter, at most 32 characters (it becomes part of a NATS subject and a metric name)."""
+    if not isinstance(name, str) or not _ROLE_NAME.fullmatch(name):
+        raise ValueError(
+            f"role name {name!r} is not an identifier: use lowercase letters, digits and '_', "
+            "starting with a letter, at most 32 characters (e.g. 'solver' or 'player_0')"
+        )
+    return str(name)  # a Role member becomes its plain value, so roles compare as strings
+
+
+RoleName = Annotated[str, AfterValidator(role_name)]
+"""A role a game plays: one of `Role`'s built-in names or any name the game declares."""
 
 
 class _Model(BaseModel):
@@ -102,7 +131,7 @@ class Sample(_Message):
     kind: Literal["sample"] = "sample"
     run: str = Field(description="Run name.")
     game: str = Field(description="Game that produced the call.")
-    role: Role = Field(description="Role that made the call; advantages are computed per role.")
+    role: RoleName = Field(description="Role that made the call; advantages are computed per role.")
     episode_id: str = Field(description="Episode the call belongs to.")
     group_id: str = Field(description="Samples compared with each other for the advantage.")
     group_size: int = Field(ge=1, description="How many samples the group holds when complete.")
@@ -148,7 +177,7 @@ class ToolCall(_Model):
 class Turn(_Model):
     """One step of one role inside an episode: its prompt, its answer, its tools."""
 
-    role: Role = Field(description="Who spoke.")
+    role: RoleName = Field(description="Who spoke.")
     node: str = Field(description="Graph node that ran the step.")
     messages: list[ChatMessage] = Field(description="The conversation the policy was given.")
     completion: str = Field(description="What the policy wrote (decoded).")
@@ -173,7 +202,7 @@ class NodeTiming(_Model):
 class Verdict(_Model):
     """A checked judgement inside the episode (never trusted from the model)."""
 
-    role: Role = Field(description="Role whose output was judged.")
+    role: RoleName = Field(description="Role whose output was judged.")
     name: str = Field(description="What was checked, e.g. 'valid_proposal' or 'solved'.")
     ok: bool = Field(description="Outcome.")
     reason: str = Field("", description="Why, in words a person can act on.")
@@ -184,7 +213,7 @@ class SampleReward(_Model):
     """The reward the game's rules paid one sample, and why."""
 
     sample_id: str = Field(description="Sample paid.")
-    role: Role = Field(description="Its role.")
+    role: RoleName = Field(description="Its role.")
     group_id: str = Field(description="Its group.")
     reward: float = Field(description="Reward.")
     reason: str = Field("", description="Which rule paid it, e.g. '1 - solve rate 0.4'.")

@@ -54,7 +54,7 @@ class _Window:
         for key, value in outcome.episode.stats.items():
             self.stats[key].append(value)
         for r in outcome.episode.rewards:
-            self.rewards[r.role.value].append(r.reward)
+            self.rewards[r.role].append(r.reward)
 
     def values(self, version: int) -> dict[str, float]:
         seconds = max(time.monotonic() - self.start, 1e-9)
@@ -176,7 +176,7 @@ async def load_announced(bus: Bus, policy: Any, pv: PolicyVersion) -> None:
         if current is None or current.version <= pv.version:
             raise
         pv, data = current, await bus.get_object(current.weights)
-    await policy.load_weights(data, pv.version)
+    await policy.load_weights(data, pv.version, pv.format)
 
 
 async def _serve(args: argparse.Namespace) -> int:

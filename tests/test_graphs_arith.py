@@ -72,8 +72,8 @@ async def test_a_full_episode_yields_one_proposer_sample_and_a_group_of_solvers(
     policy = ScriptedPolicy(_script(_honest, _solvers_right(2)), version=4)
     outcome = await _play(policy, {"target": 7, "difficulty": 3})
     episode = outcome.episode
-    proposer = [s for s in outcome.samples if s.role is Role.PROPOSER]
-    solvers = [s for s in outcome.samples if s.role is Role.SOLVER]
+    proposer = [s for s in outcome.samples if s.role == Role.PROPOSER]
+    solvers = [s for s in outcome.samples if s.role == Role.SOLVER]
     assert len(proposer) == 1 and proposer[0].group_size == 1
     assert proposer[0].reward == pytest.approx(1 - 2 / 5)  # absolute_zero at p = 0.4
     assert len(solvers) == 5 and {s.group_id for s in solvers} == {solvers[0].group_id}
@@ -124,7 +124,7 @@ async def test_an_invalid_proposal_costs_the_format_penalty_and_trains_no_solver
     cfg = CFG.model_copy(update={"format_penalty": -0.75, "proposer": long_answers})
     outcome = await _play(policy, {"target": 7, "difficulty": 2}, cfg)
     (sample,) = outcome.samples
-    assert sample.role is Role.PROPOSER and sample.reward == -0.75 and sample.group_size == 1
+    assert sample.role == Role.PROPOSER and sample.reward == -0.75 and sample.group_size == 1
     assert len(policy.calls) == 1  # no solver was asked
     (verdict,) = outcome.episode.verdicts
     assert not verdict.ok and why in verdict.reason and "none is trained" in verdict.reason
@@ -156,17 +156,17 @@ async def test_the_configured_proposer_rule_is_the_one_paid(rule: str) -> None:
     policy = ScriptedPolicy(_script(_honest, _solvers_right(1)))
     cfg = CFG.model_copy(update={"proposer_reward": rule})
     outcome = await _play(policy, {"target": 3, "difficulty": 1}, cfg)
-    (proposer,) = [s for s in outcome.samples if s.role is Role.PROPOSER]
+    (proposer,) = [s for s in outcome.samples if s.role == Role.PROPOSER]
     assert proposer.reward == pytest.approx(proposer_reward(rule, 0.2)[0])  # type: ignore[arg-type]
 
 
 async def test_a_solver_is_paid_one_for_the_right_digit_and_zero_otherwise() -> None:
     policy = ScriptedPolicy(_script(lambda t, d: "5-9", lambda e: "5-9=6"))
     outcome = await _play(policy, {"target": 6, "difficulty": 1})
-    assert {s.reward for s in outcome.samples if s.role is Role.SOLVER} == {1.0}
+    assert {s.reward for s in outcome.samples if s.role == Role.SOLVER} == {1.0}
     policy = ScriptedPolicy(_script(lambda t, d: "5-9", lambda e: "5-9=-4"))
     outcome = await _play(policy, {"target": 6, "difficulty": 1})
-    assert {s.reward for s in outcome.samples if s.role is Role.SOLVER} == {0.0}
+    assert {s.reward for s in outcome.samples if s.role == Role.SOLVER} == {0.0}
     assert all("not a scratchpad" in v.reason for v in outcome.episode.verdicts[1:])
 
 
@@ -202,7 +202,7 @@ async def test_an_exception_in_a_node_ends_the_episode_with_the_error_and_no_sam
     assert outcome.samples == [] and not outcome.ok
     assert outcome.episode.errors == ["RuntimeError: backend fell over"]
     assert outcome.episode.rewards == [] and outcome.episode.verdicts == []
-    assert outcome.episode.turns[0].role is Role.PROPOSER  # what happened before is kept
+    assert outcome.episode.turns[0].role == Role.PROPOSER  # what happened before is kept
     fail = False  # the same compiled graph keeps playing afterwards
     again = await play_episode(GAME, graph, task, CFG)
     assert again.ok and len(again.samples) == 6

@@ -63,7 +63,7 @@ def test_a_bad_query_value_is_a_config_error_that_names_the_field() -> None:
     with pytest.raises(ConfigError, match="version"):
         EpisodeFilter.from_query({"version": "latest"})
     with pytest.raises(ConfigError, match="role"):
-        EpisodeFilter.from_query({"role": "king"})
+        EpisodeFilter.from_query({"role": "the king"})  # not a role name
 
 
 def test_a_filter_survives_the_round_trip_through_a_url_query() -> None:

@@ -147,7 +147,7 @@ async def test_the_policy_judge_reads_yes_or_no_and_fails_closed(reply: str, cor
     judgement = await judge_with_policy(policy, "compute 1+1", "2", "2", PARAMS)
     assert judgement.correct is correct
     (call,) = judgement.calls
-    assert call.role is Role.JUDGE and "reference: 2" in call.messages[0].content
+    assert call.role == Role.JUDGE and "reference: 2" in call.messages[0].content
 
 
 async def test_a_role_returns_its_parse_and_the_record_of_its_call() -> None:
@@ -155,7 +155,7 @@ async def test_a_role_returns_its_parse_and_the_record_of_its_call() -> None:
     solution = await solve_expression(policy, "5+4-2", PARAMS)
     (call,) = solution.calls
     assert solution.answer == 7
-    assert call.role is Role.SOLVER
+    assert call.role == Role.SOLVER
     assert call.messages[0].content == "compute 5+4-2"
     assert call.generation.policy_version == 3
     assert call.parsed == {"valid": True, "answer": 7, "steps": 2, "reason": ""}
@@ -165,4 +165,4 @@ async def test_the_proposer_prompt_is_short() -> None:
     policy = ScriptedPolicy(lambda messages: "7+2=9,9-4=5")
     proposal = await propose_expression(policy, target=7, ops=2, params=PARAMS)
     assert policy.calls[0][0].content == "target 7 ops 2"
-    assert proposal.valid and proposal.calls[0].role is Role.PROPOSER
+    assert proposal.valid and proposal.calls[0].role == Role.PROPOSER

@@ -47,8 +47,12 @@ def test_rae_keeps_an_ema_baseline_per_game_and_role_updated_after_each_sample()
     assert rae.advantages("arith/solver", [1.0]) == pytest.approx([1.0])  # its own baseline
 
 
-def test_default_estimators_are_grpo_for_the_solver_and_rae_for_the_proposer() -> None:
-    config = TrainerConfig()
+def test_arith_declares_grpo_for_the_solver_and_rae_for_the_proposer() -> None:
+    from sparring.credit import resolve_estimators
+    from sparring.graphs.arith import game
+
+    table = resolve_estimators("arith", game.roles, {}, "grpo")
+    config = TrainerConfig(estimators=table)
     rae = RaeBaselines(config.rae_decay, {"arith/proposer": 0.5})
     out = estimate(
         [group("s", [1.0, 0.0]), group("p", [1.0], role=Role.PROPOSER), group("e", [1.0, 1.0])],
@@ -58,3 +62,20 @@ def test_default_estimators_are_grpo_for_the_solver_and_rae_for_the_proposer() -
     assert out[0] == pytest.approx([1, -1], abs=1e-5)
     assert out[1] == pytest.approx([0.5])  # a proposer group of one is trained against b
     assert out[2] is None  # an all-equal solver group is skipped
+
+
+def test_an_estimator_keyed_by_game_and_role_beats_one_keyed_by_role() -> None:
+    config = TrainerConfig(estimators={"solver": "rloo", "arith/solver": "reinforce"})
+    assert config.estimator("arith", "solver") == "reinforce"
+    assert config.estimator("other", "solver") == "rloo"
+    assert config.estimator("other", "player_1") == "grpo"  # default_estimator
+
+
+def test_two_seats_of_one_game_keep_separate_rae_baselines() -> None:
+    config = TrainerConfig(default_estimator="rae")
+    rae = RaeBaselines(0.5)
+    out = estimate(
+        [group("a", [1.0], role="player_0"), group("b", [-1.0], role="player_1")], config, rae
+    )
+    assert out == [pytest.approx([1.0]), pytest.approx([-1.0])]
+    assert rae.values == {"arith/player_0": 0.5, "arith/player_1": -0.5}

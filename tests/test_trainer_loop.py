@@ -13,6 +13,7 @@ from test_trainer_support import build_model_dir, group, make_sample
 from transformers import AutoModelForCausalLM
 
 from sparring.bus import Bus
+from sparring.credit import Estimator
 from sparring.messages import Role, Sample
 from sparring.trainer import Trainer, TrainerConfig, load_weights_bytes
 from sparring.trainer.model import trained_state
@@ -80,6 +81,9 @@ async def test_after_a_step_the_published_weights_load_into_a_fresh_model_and_eq
     assert metrics[0]["signal_frac"] == 1.0 and metrics[0]["staleness_max"] == 0
 
 
+PROPOSER_RAE: dict[str, Estimator] = {"proposer": "rae"}  # what arith declares for the proposer
+
+
 async def test_stale_all_equal_unrewarded_invalid_and_incomplete_samples_are_dropped_and_counted(
     bus: Bus, model_dir: Path, tmp_path: Path
 ) -> None:
@@ -111,6 +115,9 @@ async def test_stale_all_equal_unrewarded_invalid_and_incomplete_samples_are_dro
     assert totals["dropped_unrewarded"] == 1
     assert totals["dropped_invalid"] == 1  # a token id past the vocabulary never reaches torch
     assert totals["dropped_incomplete_samples"] == 1
+    # ...and per role, in samples: why the solver is (not) learning
+    assert totals["trained/solver"] == 4 and totals["skipped_all_equal/solver"] == 2
+    assert totals["dropped_stale/solver"] == 2 and totals["dropped_incomplete/solver"] == 1
     assert sorted(_ledger_ids(tmp_path)) == sorted(s.id for s in first + fresh)
     consumer = await bus.consumer(Sample, durable="check")
     assert len(await consumer.fetch(100, timeout=0.5)) == 11  # all stored; 'trainer' acked all
@@ -119,7 +126,9 @@ async def test_stale_all_equal_unrewarded_invalid_and_incomplete_samples_are_dro
 async def test_a_proposer_group_of_one_trains_against_its_rae_baseline(
     bus: Bus, model_dir: Path, tmp_path: Path
 ) -> None:
-    config = TrainerConfig(device="cpu", batch_groups=2, min_samples=2, publish_every=100)
+    config = TrainerConfig(
+        device="cpu", batch_groups=2, min_samples=2, publish_every=100, estimators=PROPOSER_RAE
+    )
     trainer = Trainer(config, model_dir, tmp_path, bus)
     stop = asyncio.Event()
     task = asyncio.create_task(trainer.run(stop))
@@ -134,6 +143,20 @@ async def test_a_proposer_group_of_one_trains_against_its_rae_baseline(
     assert state.rae["arith/proposer"] == pytest.approx(0.0475)
     assert _ledger_ids(tmp_path) == [s.id for s in proposals]
     assert state.version == 1  # the stop published the last step's weights
+
+
+async def test_a_singleton_under_a_group_relative_estimator_is_counted_as_such(
+    bus: Bus, model_dir: Path, tmp_path: Path
+) -> None:
+    config = TrainerConfig(device="cpu", batch_groups=1, publish_every=100)  # grpo for all
+    trainer = Trainer(config, model_dir, tmp_path, bus)
+    stop = asyncio.Event()
+    task = asyncio.create_task(trainer.run(stop))
+    await bus.publish_many([make_sample("alone", 1.0, role="player_0", run=bus.run)])
+    await _until(lambda: trainer.totals.get("skipped_singleton/player_0") == 1)
+    stop.set()
+    await task
+    assert trainer.state.step == 0 and "trained/player_0" not in trainer.totals
 
 
 async def test_groups_already_too_stale_do_not_count_toward_a_batch(
@@ -163,7 +186,9 @@ async def test_groups_already_too_stale_do_not_count_toward_a_batch(
 async def test_singleton_groups_count_as_samples_not_as_groups_toward_a_batch(
     bus: Bus, model_dir: Path, tmp_path: Path
 ) -> None:
-    config = TrainerConfig(device="cpu", batch_groups=1, min_samples=8, publish_every=100)
+    config = TrainerConfig(
+        device="cpu", batch_groups=1, min_samples=8, publish_every=100, estimators=PROPOSER_RAE
+    )
     trainer = Trainer(config, model_dir, tmp_path, bus)
     stop = asyncio.Event()
     task = asyncio.create_task(trainer.run(stop))

@@ -43,7 +43,7 @@ def make_sample(
     reward: float | None = 1.0,
     *,
     group_size: int = 1,
-    role: Role = Role.SOLVER,
+    role: str = Role.SOLVER,
     version: int = 0,
     prompt: Sequence[int] = (5, 6, 7),
     completion: Sequence[int] = (8, 9),
@@ -69,7 +69,7 @@ def make_sample(
 
 
 def group(
-    group_id: str, rewards: Sequence[float], role: Role = Role.SOLVER, **kw: object
+    group_id: str, rewards: Sequence[float], role: str = Role.SOLVER, **kw: object
 ) -> list[Sample]:
     """A complete group: one sample per reward, group_size = len(rewards)."""
     return [

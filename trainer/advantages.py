@@ -1,7 +1,7 @@
 """Advantage estimators: how much better than expected each sample's reward was, per role.
 
 `estimate(groups, config, rae)` turns complete groups of rewarded samples into one advantage per
-sample, choosing each group's estimator by its role (`TrainerConfig.estimators`):
+sample, choosing each group's estimator by its game and role (`TrainerConfig.estimator`):
 
 - grpo: (r - group mean) / group std (population std; DeepSeekMath's GRPO).
 - rloo: r - mean of the *other* samples of the group (Ahmadian et al. 2024), = n/(n-1) (r - mean).
@@ -11,8 +11,8 @@ sample, choosing each group's estimator by its role (`TrainerConfig.estimators`)
 
 Group-relative estimators (grpo, rloo) see nothing in a group whose rewards are all equal (a group
 of one included): such a group is returned as None and the caller counts and skips it. The batch
-and EMA baselines train groups of any size, which is why proposer samples (group_size 1) default
-to rae.
+and EMA baselines train groups of any size, which is why a role whose every call is its own group
+(arith's proposer, each guess of guess_number, each seat's move) declares rae.
 """
 
 from __future__ import annotations
@@ -78,21 +78,21 @@ def estimate(
     groups: Sequence[Sequence[Sample]], config: TrainerConfig, rae: RaeBaselines
 ) -> list[list[float] | None]:
     """One advantage per sample of each group (aligned), or None for a group without signal."""
-    batch_rewards: dict[str, list[float]] = defaultdict(list)
+    batch_rewards: dict[tuple[str, str], list[float]] = defaultdict(list)
     for group in groups:
-        batch_rewards[group[0].role].extend(reward_of(s) for s in group)
+        batch_rewards[group[0].game, group[0].role].extend(reward_of(s) for s in group)
     out: list[list[float] | None] = []
     for group in groups:
-        role = group[0].role
+        key = (group[0].game, group[0].role)
         rewards = [reward_of(s) for s in group]
-        name = config.estimator(role)
+        name = config.estimator(*key)
         if name == "grpo":
             out.append(grpo(rewards))
         elif name == "rloo":
             out.append(rloo(rewards))
         elif name == "reinforce":
-            baseline = sum(batch_rewards[role]) / len(batch_rewards[role])
+            baseline = sum(batch_rewards[key]) / len(batch_rewards[key])
             out.append([r - baseline for r in rewards])
         else:
-            out.append(rae.advantages(f"{group[0].game}/{role}", rewards))
+            out.append(rae.advantages("/".join(key), rewards))
     return out

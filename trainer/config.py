@@ -3,7 +3,8 @@
 One frozen model, built by the launcher from the run's config and handed to `Trainer` (or passed
 as JSON to `python -m sparring.trainer --config`). The resolved config is logged at start-up.
 Defaults follow what worked on two CPU cores with the tiny model (LEARNING.md): AdamW at 1e-4,
-grad clip 1, solver GRPO and proposer RAE.
+grad clip 1. Estimators per role come from the game's declaration (`sparring.credit.RoleSpec`),
+merged with the run's overrides by the launcher; a role nobody names uses `default_estimator`.
 """
 
 from __future__ import annotations
@@ -12,19 +13,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sparring.messages import Role
+from sparring.credit import GROUP_RELATIVE, Estimator, estimator_for
+from sparring.messages import role_name
 
 __all__ = ["GROUP_RELATIVE", "Estimator", "LoraConfig", "TrainerConfig"]
-
-Estimator = Literal["grpo", "rloo", "reinforce", "rae"]
-"""grpo: group mean/std; rloo: leave-one-out group mean; reinforce: batch mean of the role;
-rae: SPIRAL's role-conditioned EMA baseline (per game and role)."""
-
-GROUP_RELATIVE: frozenset[str] = frozenset({"grpo", "rloo"})
-"""Estimators whose baseline is the group itself: a group with all-equal rewards has no signal."""
-
-
-_DEFAULT_ESTIMATORS: dict[Role, Estimator] = {Role.SOLVER: "grpo", Role.PROPOSER: "rae"}
 
 
 class _Frozen(BaseModel):
@@ -76,9 +68,11 @@ class TrainerConfig(_Frozen):
         4, ge=0, description="Samples more than this many versions behind are dropped, counted."
     )
     # advantages
-    estimators: dict[Role, Estimator] = Field(
-        default_factory=lambda: dict(_DEFAULT_ESTIMATORS),
-        description="Advantage estimator per role; roles not listed use default_estimator.",
+    estimators: dict[str, Estimator] = Field(
+        default_factory=dict,
+        description="Advantage estimator per role, keyed by role name ('solver') or by "
+        "'game/role'; overrides what the game declares. Roles not listed anywhere use "
+        "default_estimator.",
     )
     default_estimator: Estimator = Field(
         "grpo", description="Estimator of a role missing from `estimators`."
@@ -132,6 +126,12 @@ class TrainerConfig(_Frozen):
             )
         return self
 
-    def estimator(self, role: Role) -> Estimator:
-        """The advantage estimator of `role`."""
-        return self.estimators.get(role, self.default_estimator)
+    @model_validator(mode="after")
+    def _role_names(self) -> TrainerConfig:
+        for key in self.estimators:
+            role_name(key.rsplit("/", 1)[-1])
+        return self
+
+    def estimator(self, game: str, role: str) -> Estimator:
+        """The advantage estimator of `role` in `game`."""
+        return estimator_for(self.estimators, self.default_estimator, game, role)

@@ -186,11 +186,21 @@ class Trainer:
     async def _complete(self, group: list[Sample]) -> None:
         self._groups_seen += 1
         rewards = [s.reward for s in group]
-        if self.config.estimator(group[0].role) in GROUP_RELATIVE and len(set(rewards)) == 1:
-            self._totals["skipped_all_equal"] += 1
+        estimator = self.config.estimator(group[0].game, group[0].role)
+        if estimator in GROUP_RELATIVE and len(set(rewards)) == 1:
+            # A singleton group is its own reason: it says the role's credit is misdeclared.
+            why = "skipped_singleton" if len(group) == 1 else "skipped_all_equal"
+            self._count(why, group)
             await self._ack([s.id for s in group])
             return
         self._ready.append(group)
+
+    def _count(self, reason: str, samples: Sequence[Sample], total: int = 1) -> None:
+        """Count `samples` under `reason/role`, per role, so the dashboard shows why a role is
+        (not) learning; and `total` under `reason` (groups, for the historical totals)."""
+        self._totals[reason] += total
+        for s in samples:
+            self._totals[f"{reason}/{s.role}"] += 1
 
     def _too_stale(self, s: Sample) -> bool:
         return self.state.version - s.policy_version > self.config.max_staleness
@@ -202,7 +212,7 @@ class Trainer:
         keep = []
         for group in self._ready:
             if all(self._too_stale(s) for s in group):
-                self._totals["dropped_stale"] += len(group)
+                self._count("dropped_stale", group, total=len(group))
                 await self._ack([s.id for s in group])
             else:
                 keep.append(group)
@@ -211,7 +221,7 @@ class Trainer:
     async def _expire(self) -> None:
         for group in self._buffer.expire(time.monotonic()):
             self._groups_seen += 1
-            self._totals["dropped_incomplete"] += 1
+            self._count("dropped_incomplete", group)
             self._totals["dropped_incomplete_samples"] += len(group)
             await self._ack([s.id for s in group])
 
@@ -258,13 +268,13 @@ class Trainer:
         untrained: list[str] = []
         for group, adv in zip(groups, advantages, strict=True):
             if adv is None or max(abs(a) for a in adv) < _NO_SIGNAL:
-                self._totals["skipped_no_signal"] += 1
+                self._count("skipped_no_signal", group)
                 untrained.extend(s.id for s in group)
                 continue
             self._groups_signal += 1
             for s, a in zip(group, adv, strict=True):
                 if self._too_stale(s):
-                    self._totals["dropped_stale"] += 1
+                    self._count("dropped_stale", [s])
                     untrained.append(s.id)
                     continue
                 samples.append(s)
@@ -276,6 +286,7 @@ class Trainer:
         self._consumed.extend(s.id for s in samples)
         if not samples:
             return
+        self._count("trained", samples, total=len(samples))
         batch = collate(samples, advs)
         assert self.optimizer is not None
         stats = await asyncio.to_thread(

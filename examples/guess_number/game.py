@@ -10,8 +10,9 @@ turn by turn until the guess is right or the turns run out.
 It also shows that a game need not use sparring's roles: the guess node calls its policy
 directly with the whole conversation, and the call is still recorded (with Role.SOLVER and the
 node name), because the policy came from `policies.for_role`. The reward is terminal: found at
-turn t of T pays 1 - (t - 1) / T to every guess of the episode; each guess is its own group, so
-the trainer compares it with the role's running baseline.
+turn t of T pays 1 - (t - 1) / T to every guess of the episode. Every guess is its own group
+(they share one reward, so comparing them with each other would teach nothing), and the game
+declares that the solver is credited against its running baseline (RAE) instead of GRPO.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Annotated, Any, TypedDict
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from sparring.credit import RoleSpec
 from sparring.graphs import EpisodeOutcome, Game, Payout, Policies, Scoring
 from sparring.messages import ChatMessage, Role, Task, Verdict
 from sparring.policy import SamplingParams
@@ -106,7 +108,7 @@ def score(state: dict[str, Any], calls: Sequence[Call], cfg: GuessConfig) -> Sco
     turns, found = state["turns"], state["found"]
     reward = 1.0 - (turns - 1) / cfg.max_turns if found else 0.0
     reason = f"found in {turns} turns" if found else f"not found in {turns} turns"
-    guesses = [c for c in calls if c.role is Role.SOLVER]
+    guesses = [c for c in calls if c.role == Role.SOLVER]
     payouts = [
         Payout(call_id=c.id, reward=reward, reason=reason, group=f"guess{i}")
         for i, c in enumerate(guesses)
@@ -156,4 +158,5 @@ game = Game(
     score=score,
     task_source=SecretSource,
     demonstrations=demonstration,
+    roles={Role.SOLVER: RoleSpec(estimator="rae", grouping="call")},
 )

@@ -10,6 +10,7 @@ scratchpad ("compute 5+4-2" -> "5+4=9,9-2=7"); the judge compares the last numbe
     from sparring.graphs.arith import game, ArithConfig
 """
 
+from sparring.credit import RoleSpec
 from sparring.graphs.arith.config import ArithConfig, ProposerReward
 from sparring.graphs.arith.curriculum import ArithTaskSource
 from sparring.graphs.arith.graph import ArithState, build, start
@@ -22,6 +23,7 @@ from sparring.graphs.arith.heldout import (
 )
 from sparring.graphs.arith.rewards import proposer_reward, score
 from sparring.graphs.game import Game
+from sparring.messages import Role
 
 __all__ = [
     "ArithConfig",
@@ -51,5 +53,15 @@ game = Game(
     evaluate=evaluate,
     demonstrations=demonstration,
     ready=ready,
+    roles={
+        Role.PROPOSER: RoleSpec(
+            estimator="rae",
+            grouping="call",
+            description="writes a d-operation problem whose value is the target",
+        ),
+        Role.SOLVER: RoleSpec(
+            estimator="grpo", description="computes the problem; n attempts form a group"
+        ),
+    },
 )
 """The arith Game, as `load_game("arith")` returns it."""
