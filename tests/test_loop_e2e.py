@@ -152,6 +152,12 @@ def test_a_users_game_file_runs_live_without_touching_sparring(tmp_path: Path) -
         tmp_path / "cache",
     )  # fmt: skip
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    workers = _metrics(run_dir)["worker-0"]
-    assert sum(m["values"]["episodes"] for m in workers) > 0
+    metrics = _metrics(run_dir)
+    assert sum(m["values"]["episodes"] for m in metrics["worker-0"]) > 0
+    # ...and trained: the game declares its solver's credit (a running baseline; every guess is
+    # its own group), so its samples reach optimizer steps instead of being skipped.
+    trainer = metrics["trainer"]
+    assert trainer and trainer[-1]["step"] > 0
+    assert trainer[-1]["values"]["trained/solver"] > 0
+    assert "skipped_singleton/solver" not in trainer[-1]["values"]
     assert (run_dir / "config.yaml").read_text().startswith("game: ")
