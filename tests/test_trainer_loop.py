@@ -145,6 +145,33 @@ async def test_a_proposer_group_of_one_trains_against_its_rae_baseline(
     assert state.version == 1  # the stop published the last step's weights
 
 
+async def test_a_resumed_trainer_restores_the_rae_baselines_instead_of_rewarming_them(
+    bus: Bus, model_dir: Path, tmp_path: Path
+) -> None:
+    config = TrainerConfig(
+        device="cpu", batch_groups=2, min_samples=2, publish_every=100, estimators=PROPOSER_RAE
+    )
+    first = Trainer(config, model_dir, tmp_path, bus)
+    stop = asyncio.Event()
+    task = asyncio.create_task(first.run(stop))
+    await bus.publish_many(
+        [make_sample(f"p{i}", 1.0, role=Role.PROPOSER, run=bus.run) for i in range(2)]
+    )
+    await _until(lambda: first.state.step == 1)
+    stop.set()
+    saved = (await task).rae["arith/proposer"]
+    assert saved == pytest.approx(1 - 0.95**2)  # two rewards of 1 from b = 0
+
+    second = Trainer(config, model_dir, tmp_path, bus)
+    await second.start()
+    # The EMA is where the first trainer left it: a reward of 1 is now worth 1 - b, not 1.
+    assert second.state.rae["arith/proposer"] == pytest.approx(saved)
+    from sparring.trainer.advantages import estimate
+
+    [advantage] = estimate([[make_sample("next", 1.0, role=Role.PROPOSER)]], config, second._rae)
+    assert advantage == pytest.approx([1 - saved])
+
+
 async def test_a_singleton_under_a_group_relative_estimator_is_counted_as_such(
     bus: Bus, model_dir: Path, tmp_path: Path
 ) -> None:
