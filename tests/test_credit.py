@@ -1,4 +1,4 @@
-"""Credit a game declares: estimators resolved with the run's overrides, untrainable roles refused."""
+"""Credit a game declares: estimators merged with the run's overrides; dead roles refused."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_the_runs_override_beats_the_games_declaration() -> None:
     assert table == {"solver": "rloo", "g/proposer": "reinforce"}
 
 
-def test_singleton_groups_under_a_group_relative_estimator_are_refused_naming_role_and_fix() -> None:
+def test_singleton_groups_under_a_group_relative_estimator_are_refused_with_role_and_fix() -> None:
     with pytest.raises(ConfigError, match=r"trainer\.estimators\.player_1.*'player_1'.*'rae'"):
         resolve_estimators("duel", SEATS, {"player_1": "grpo"}, "grpo")
     with pytest.raises(ConfigError, match="player_0"):  # nothing declared: the default applies
@@ -60,7 +60,14 @@ def test_a_run_that_would_train_a_role_nothing_fails_before_it_starts(
 ) -> None:
     run_dir = tmp_path / "run"
     code = main(
-        ["run", str(GAME_FILE), "--run-dir", str(run_dir), "--set", "trainer.estimators.solver=grpo"]
+        [
+            "run",
+            str(GAME_FILE),
+            "--run-dir",
+            str(run_dir),
+            "--set",
+            "trainer.estimators.solver=grpo",
+        ]
     )
     err = capsys.readouterr().err
     assert code == 1
