@@ -28,17 +28,31 @@ from sparring.roles.solver import (
     solve_expression,
     solver_messages,
 )
+from sparring.roles.tool_loop import (
+    RESULT_CLOSE,
+    RESULT_OPEN,
+    Tool,
+    ToolLoopOutcome,
+    ToolLoopResult,
+    parse_turn,
+    run_tool_loop,
+)
 from sparring.roles.verifier import Verification, verify_expression
 
 __all__ = [
     "JUDGE_PROMPT",
     "PROPOSER_PROMPT",
+    "RESULT_CLOSE",
+    "RESULT_OPEN",
     "SOLVER_PROMPT",
     "Call",
     "CallRecorder",
     "Judgement",
     "Proposal",
     "Solution",
+    "Tool",
+    "ToolLoopOutcome",
+    "ToolLoopResult",
     "Verification",
     "ask",
     "judge_messages",
@@ -47,9 +61,11 @@ __all__ = [
     "parse_judgement",
     "parse_proposal",
     "parse_solution",
+    "parse_turn",
     "parsed_json",
     "propose_expression",
     "proposer_messages",
+    "run_tool_loop",
     "solve_expression",
     "solver_messages",
     "verify_expression",
