@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypedDict
 
+import torch
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from sparring.graphs import EpisodeOutcome, Game, Payout, Policies, Scoring, play_episode
-from sparring.messages import ChatMessage, Role, Task
-from sparring.policy import SamplingParams, ScriptedPolicy
+from sparring.messages import ChatMessage, Role, Sample, Task
+from sparring.policy import SamplingParams, ScriptedPolicy, TransformersPolicy, build_tiny_model
+from sparring.policy.tiny import load_model
 from sparring.roles import Call, ToolLoopResult, parse_turn, run_tool_loop
+from sparring.trainer.batch import collate
+from sparring.trainer.step import token_logprobs
 
 PARAMS = SamplingParams(max_new_tokens=64)
 ASK = [ChatMessage(role="user", content="what is 2+3?")]
@@ -214,3 +219,81 @@ async def test_an_episode_of_a_tool_game_trains_one_sample_masked_at_the_tool_to
     assert sample.reward == 1.0 and len(mask) == len(sample.completion_ids)
     [turn] = outcome.episode.turns
     assert [(t.name, t.result) for t in turn.tool_calls] == [("calc", "5")]
+
+
+# The tiny real model: a taught 3-turn calc trajectory whose logprobs the trainer reproduces.
+
+TRAJECTORY = ["<calc>1+2</calc>", "<result>3</result>", "<calc>3+4</calc>", "<result>7</result>"]
+
+
+def _taught_tiny_model(tmp_path: Path) -> Any:
+    """The tiny model after a few hand-written optimizer steps on one tool-call demonstration,
+    tokenised exactly as the loop feeds it (each segment encoded on its own)."""
+    torch.manual_seed(0)
+    model, tokenizer = load_model(build_tiny_model(tmp_path, seed=0), device="cpu")
+    policy = TransformersPolicy(model, tokenizer)
+    ids = policy.render(ASK)
+    prompt_len = len(ids)
+    for segment in [*TRAJECTORY, "<answer>7</answer>"]:
+        ids += policy.encode(segment)
+    ids.append(tokenizer.eos_token_id)
+    x = torch.tensor([ids])
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(120):
+        logits = model(input_ids=x).logits[0, prompt_len - 1 : -1]
+        loss = torch.nn.functional.cross_entropy(logits, x[0, prompt_len:])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if loss.item() < 0.01:
+            break
+    model.eval()
+    return model, tokenizer
+
+
+async def test_a_real_model_three_turn_trajectory_records_the_logprobs_the_trainer_computes(
+    tmp_path: Path,
+) -> None:
+    torch.set_num_threads(2)
+    model, tokenizer = _taught_tiny_model(tmp_path)
+    policy = TransformersPolicy(model, tokenizer)
+    try:
+        result = await run_tool_loop(
+            policy,
+            "solver",
+            ASK,
+            {"calc": _calc},
+            SamplingParams(max_new_tokens=24, temperature=0),
+            context=model.config.max_position_embeddings,
+        )
+    finally:
+        await policy.aclose()
+    assert (result.outcome, result.answer, result.turns) == ("answer", "7", 3)
+    assert [(c.arguments["input"], c.result) for c in result.call.tool_calls] == [
+        ("1+2", "3"),
+        ("3+4", "7"),
+    ]
+    gen, mask = result.call.generation, result.call.mask()
+    assert mask.count(0) == sum(len(policy.encode(s)) for s in TRAJECTORY[1::2])
+    sample = Sample(
+        run="t",
+        game="g",
+        role="solver",
+        episode_id="e",
+        group_id="e/g",
+        group_size=1,
+        prompt_ids=gen.prompt_ids,
+        completion_ids=gen.completion_ids,
+        logprobs=gen.logprobs,
+        loss_mask=mask,
+        policy_version=gen.policy_version,
+        finish_reason=gen.finish_reason,
+    )
+    batch = collate([sample], [1.0], pad_id=tokenizer.pad_token_id)
+    with torch.no_grad():
+        logp, _ = token_logprobs(model, batch)
+    trained = batch.loss_mask.bool()
+    assert int(trained.sum()) == mask.count(1)
+    assert torch.allclose(logp[trained], batch.behaviour_logprobs[trained], atol=1e-4)
+    assert torch.all(batch.behaviour_logprobs[~trained] == 0)
