@@ -91,6 +91,9 @@ def _add_run(sub: Sub) -> None:
         description="Play GAME (a built-in name, a path/to/game.py or module:attr) with N rollout "
         "workers while the trainer updates the shared policy live. Writes metrics, plots and "
         "checkpoints into the run directory; Ctrl-C stops cleanly; --resume continues.",
+        epilog="Config sections (a YAML/TOML file of them, or --set SECTION.FIELD=VALUE): game, "
+        "run, nats, game_params (the game's own settings), loop, policy, worker, trainer, bus. "
+        "`sparring config GAME` prints every field with its default and description.",
     )
     p.add_argument("game", nargs="?", default="arith", help="game to play (default: arith)")
     p.add_argument("--config", type=Path, help="YAML or TOML config file")
@@ -109,6 +112,18 @@ def _add_run(sub: Sub) -> None:
     p.add_argument("--minutes", type=float, help="stop after this many minutes")
     p.add_argument("--no-inspector", action="store_true", help="do not start the web inspector")
     p.set_defaults(handler=_lazy("sparring.launcher:main"))
+
+
+def _add_config(sub: Sub) -> None:
+    p = sub.add_parser(
+        "config",
+        help="print every config field of a run, with its default and description",
+        description="Print the full config of `sparring run GAME`, section by section: every "
+        "field with its default and what it does, including the game's own section "
+        "(game_params, from the game's config model).",
+    )
+    p.add_argument("game", nargs="?", default="arith", help="game whose settings to include")
+    p.set_defaults(handler=_lazy("sparring.config:print_config"))
 
 
 def _add_games(sub: Sub) -> None:
@@ -188,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 _COMMANDS: list[Callable[[Sub], None]] = [
     _add_run,
+    _add_config,
     _add_init_model,
     _add_games,
     _add_graph,

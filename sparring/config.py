@@ -30,7 +30,10 @@ __all__ = [
     "RunConfig",
     "WorkerConfig",
     "apply_overrides",
+    "config_error",
+    "describe",
     "load_config",
+    "print_config",
     "save_config",
 ]
 
@@ -130,17 +133,23 @@ def validate(data: dict[str, Any], source: str = "") -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as e:
-        first = e.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        problem = first["msg"]
-        if first["type"] == "extra_forbidden":
-            problem = "unknown field (check the spelling; `sparring run --help` lists sections)"
-        elif "input" in first and not isinstance(first["input"], dict):
-            problem += f" (got {first['input']!r})"
-        more = len(e.errors()) - 1
-        if more:
-            problem += f"; and {more} more problem{'s' if more > 1 else ''}"
-        raise ConfigError(field, problem, source) from None
+        raise config_error(e, source) from None
+
+
+def config_error(e: ValidationError, source: str = "", section: str = "") -> ConfigError:
+    """pydantic's report as one clear ConfigError naming the first bad field (under `section`,
+    e.g. "game_params" for a game's own model)."""
+    first = e.errors()[0]
+    field = ".".join(str(p) for p in (section, *first["loc"]) if p != "") or "(top level)"
+    problem = first["msg"]
+    if first["type"] == "extra_forbidden":
+        problem = "unknown field (check the spelling; `sparring config GAME` lists every field)"
+    elif "input" in first and not isinstance(first["input"], dict):
+        problem += f" (got {first['input']!r})"
+    more = len(e.errors()) - 1
+    if more:
+        problem += f"; and {more} more problem{'s' if more > 1 else ''}"
+    return ConfigError(field, problem, source)
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -190,3 +199,48 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
             raise ConfigError(dotted, f"'{p}' is a value, not a section")
         node = child
     node[leaf] = value
+
+
+def describe(game_model: type[BaseModel] | None = None, game: str = "") -> str:
+    """Every config field with its default and description, section by section: the reference
+    `sparring config GAME` prints. `game_model` (the game's `config_model`) fills `game_params`."""
+    lines: list[str] = []
+    _describe(RunConfig(), "", lines, game_model() if game_model else None, game)
+    return "\n".join(lines)
+
+
+def _describe(
+    values: BaseModel, prefix: str, lines: list[str], game_values: BaseModel | None, game: str
+) -> None:
+    """One section's fields, then its sub-sections (with the defaults they hold there)."""
+    nested: list[tuple[str, BaseModel, str]] = []
+    for name, field in type(values).model_fields.items():
+        value = getattr(values, name)
+        if isinstance(value, BaseModel):
+            nested.append((name, value, field.description or ""))
+            continue
+        if prefix == "" and name == "game_params":
+            title = f"the game's own settings ({game})" if game else "the game's own settings"
+            nested.append((name, game_values or _NoGame(), title))
+            continue
+        lines.append(f"  {prefix}{name} = {value!r}")
+        lines.append(f"      {field.description or ''}")
+    for name, sub, description in nested:
+        lines.append("")
+        lines.append(f"[{prefix}{name}]  {description}")
+        _describe(sub, f"{prefix}{name}.", lines, None, "")
+
+
+class _NoGame(BaseModel):
+    """Stands in for a game's config_model when no game is named."""
+
+
+def print_config(args: Any) -> int:
+    """`sparring config [GAME]`: the reference of every field, the game's own ones included."""
+    from sparring.graphs import load_game  # lazy: only this command needs the games
+
+    game = load_game(args.game)
+    print(f"# sparring run {args.game}: every config field, its default and what it does.")
+    print("# Set one with --set SECTION.FIELD=VALUE or in a YAML/TOML file of sections.\n")
+    print(describe(game.config_model, game.name))
+    return 0

@@ -27,15 +27,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from rich.live import Live
 
 from sparring.bus import Bus, EmbeddedServer
-from sparring.config import RunConfig, load_config, save_config
+from sparring.config import RunConfig, config_error, load_config, save_config
 from sparring.credit import resolve_estimators
 from sparring.dashboard import Dashboard, make_console
 from sparring.errors import ConfigError
 from sparring.evaluator import Evaluator
-from sparring.graphs import load_game
+from sparring.graphs import Game, load_game
 from sparring.messages import Metric
 from sparring.model_cache import ensure_model, quiet_transformers
 from sparring.plots import plot_run
@@ -56,13 +57,26 @@ def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path]:
             raise ConfigError(
                 "--resume", f"{args.resume} holds no config.yaml: not a run directory"
             )
-        return load_config(saved, args.overrides, **top), args.resume
+        config = load_config(saved, args.overrides, **top)
+        game_config_of(load_game(config.game), config)
+        return config, args.resume
     config = load_config(args.config, args.overrides, game=args.game, **top)
+    game = load_game(config.game)
+    game_config_of(game, config)  # a bad game_params value stops here, before anything is made
     if config.run is None:
-        stem = Path(config.game).stem.split(":")[-1]
-        config = config.model_copy(update={"run": f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"})
+        # Named after the game, not its file: `my_game.py` holding game "duel" runs as duel-...
+        config = config.model_copy(update={"run": f"{game.name}-{datetime.now():%Y%m%d-%H%M%S}"})
     run_dir = args.run_dir or Path("runs") / str(config.run)
     return config, run_dir
+
+
+def game_config_of(game: Game, config: RunConfig) -> Any:
+    """The game's own settings (`game_params`) validated by its `config_model`, a bad value
+    reported like any other field: `config field 'game_params.max_turns': ...`."""
+    try:
+        return game.config_model.model_validate(config.game_params)
+    except ValidationError as e:
+        raise config_error(e, section="game_params") from None
 
 
 class Launcher:
@@ -82,10 +96,7 @@ class Launcher:
 
     async def main(self) -> int:
         game = load_game(self.config.game)
-        try:
-            game_config = game.config_model.model_validate(self.config.game_params)
-        except ValueError as e:
-            raise ConfigError("game_params", str(e)) from None
+        game_config = game_config_of(game, self.config)
         # The game declares how each role is credited; the run's config may override it. A
         # combination that would train a role nothing stops here, before anything starts.
         trainer = self.config.trainer
@@ -264,4 +275,5 @@ def main(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(Launcher(config, run_dir, args.nats).main())
     finally:
-        print(f"run directory: {run_dir}  ({(time.time() - started) / 60:.1f} min)")
+        if run_dir.exists():  # a run stopped before it started made no folder to point at
+            print(f"run directory: {run_dir}  ({(time.time() - started) / 60:.1f} min)")

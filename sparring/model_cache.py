@@ -6,6 +6,8 @@ warm-up runs until the game's readiness check passes (arith: the easy levels kno
 half-known), because the model learns in a phase change whose timing varies from seed to seed
 (docs/learning.md). The result is cached under `$SPARRING_CACHE` (default ~/.cache/sparring),
 keyed by the game's demonstrations and the warm-up settings, so a second run starts at once.
+Only a warm-up that passed the game's readiness check is cached: one cut short by its time or
+step guard is used by that run alone (in a `.unready` folder, with a warning), never reused.
 """
 
 from __future__ import annotations
@@ -65,10 +67,19 @@ def ensure_model(policy: PolicyConfig, game: Game, game_config: Any, say: Any = 
             say=say,
         )
         if report.stopped_by != "until" and game.has_ready_check:
+            # Not cached: how far a time-guarded pass gets depends on how busy the machine
+            # was, and a cached half-trained model would be reused silently by every later
+            # run. This run plays with it; the next one tries the warm-up again.
+            unready = path.with_name(path.name + ".unready")
+            shutil.rmtree(unready, ignore_errors=True)
+            tmp.rename(unready)
             say(
                 f"model: [yellow]warning[/]: the warm-up stopped by {report.stopped_by} before "
-                "the game's readiness check passed; RL may have little to build on"
+                "the game's readiness check passed; RL may have little to build on. Not "
+                f"cached: this run uses {unready}; raise policy.warmup_seconds or "
+                "policy.warmup_max_steps (see `sparring config`) and run again"
             )
+            return str(unready)
     shutil.rmtree(path, ignore_errors=True)
     tmp.rename(path)  # atomic: a half-built model is never mistaken for a cached one
     return str(path)

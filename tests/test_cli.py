@@ -51,3 +51,75 @@ def test_schema_writes_a_json_schema_per_message_kind(tmp_path: Path) -> None:
     assert sample["additionalProperties"] is False
     assert sample["properties"]["completion_ids"]["contentEncoding"] == "base64"
     assert "role" in sample["required"]
+
+
+# A game in a user file whose name ("duel") differs from the file's, with a setting of its own.
+DUEL_FILE = """
+from pydantic import BaseModel, ConfigDict, Field
+from sparring.graphs.game import Game
+
+
+class DuelConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    max_turns: int = Field(6, ge=1, description="Turns before the duel is a draw.")
+
+
+game = Game(
+    name="duel",
+    config_model=DuelConfig,
+    build=lambda policies, cfg: None,
+    score=lambda state, calls, cfg: None,
+    task_source=lambda cfg, seed: None,
+)
+"""
+
+
+def test_a_user_file_game_run_is_named_after_the_game_not_the_file(tmp_path: Path) -> None:
+    from sparring.launcher import resolve
+
+    path = tmp_path / "my_file.py"
+    path.write_text(DUEL_FILE)
+    config, run_dir = resolve(build_parser().parse_args(["run", str(path)]))
+    assert str(config.run).startswith("duel-") and run_dir.name == config.run
+
+
+def test_a_bad_game_param_gets_one_clean_line_and_no_run_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_file.py").write_text(DUEL_FILE)
+    rc = main(["run", "my_file.py", "--set", "game_params.max_turns=many"])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert err.strip().splitlines() == [
+        "sparring: error: config field 'game_params.max_turns': Input should be a valid "
+        "integer, unable to parse string as an integer (got 'many')"
+    ]
+    assert "run directory" not in out and not (tmp_path / "runs").exists()
+
+
+def test_config_lists_every_field_with_its_description_and_the_games_own_section(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sparring.config import RunConfig
+
+    path = tmp_path / "my_file.py"
+    path.write_text(DUEL_FILE)
+    assert main(["config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "  game_params.max_turns = 6\n      Turns before the duel is a draw." in out
+    assert "  trainer.lr = 0.0001\n      AdamW learning rate." in out
+    for section, field in RunConfig.model_fields.items():
+        if section != "game_params" and isinstance(field.default_factory, type):
+            assert f"\n[{section}]" in out
+            for name, sub in field.default_factory.model_fields.items():
+                assert f"  {section}.{name} = " in out and (sub.description or "") in out
+
+
+def test_run_help_lists_the_config_sections_and_points_to_sparring_config(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "game_params" in out and "trainer" in out and "sparring config GAME" in out

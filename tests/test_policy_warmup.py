@@ -107,3 +107,55 @@ def test_an_empty_example_set_is_refused(tiny: Path) -> None:
 def test_a_folder_without_a_model_gets_a_policy_error_saying_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="init-model"):
         warm_up(tmp_path, MEMORISED, seconds=1, progress=False)
+
+
+def _double_game(ready: bool) -> Any:
+    from pydantic import BaseModel
+
+    from sparring.graphs.game import Game
+
+    class Cfg(BaseModel):
+        pass
+
+    def demo(rng: random.Random, cfg: Any) -> Example:
+        a = rng.randint(0, 9)
+        return [ChatMessage(role="user", content=f"Double {a}.")], str(2 * a)
+
+    async def check(policy: Any, cfg: Any) -> bool:
+        return ready
+
+    return Game(
+        name="double",
+        config_model=Cfg,
+        build=lambda policies, cfg: None,  # type: ignore[arg-type,return-value]
+        score=lambda state, calls, cfg: None,  # type: ignore[arg-type,return-value]
+        task_source=lambda cfg, seed: None,  # type: ignore[arg-type,return-value]
+        demonstrations=demo,
+        ready=check,
+    )
+
+
+@pytest.mark.parametrize("passes", [False, True])
+def test_only_a_warm_up_that_passed_the_readiness_check_is_cached_for_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, passes: bool
+) -> None:
+    from sparring.config import PolicyConfig
+    from sparring.model_cache import ensure_model
+
+    torch.set_num_threads(1)
+    monkeypatch.setenv("SPARRING_CACHE", str(tmp_path / "cache"))
+    policy = PolicyConfig(warmup_max_steps=2, warmup_check_every=1)
+    game = _double_game(passes)
+    said: list[str] = []
+    first = ensure_model(policy, game, game.config_model(), said.append)
+    second = ensure_model(policy, game, game.config_model(), said.append)
+
+    if passes:
+        assert first == second and not any("warning" in s for s in said)
+        assert any("cached tiny model" in s for s in said)
+    else:
+        assert first.endswith(".unready") and second.endswith(".unready")
+        warnings = [s for s in said if "warning" in s]
+        assert len(warnings) == 2 and "Not cached" in warnings[0], said
+        assert not any("cached tiny model" in s for s in said)  # built again, never reused
+    assert (Path(second) / "config.json").exists()
