@@ -31,6 +31,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -49,6 +50,7 @@ StopReason = Literal["time", "max_steps", "until"]
 """Which budget ended a warm-up."""
 
 _IGNORE = -100  # label value cross_entropy skips: prompt and padding positions
+_PLAIN_EVERY_S = 5.0  # without a terminal, one progress line this often
 _TAIL = 10  # the reported final loss is the mean of this many last steps (one step is noisy)
 
 
@@ -105,7 +107,7 @@ def warm_up(
             input_ids, labels, attention = _collate(next(batches), pad_id, device)
             losses.append(_step(model, optimizer, input_ids, labels, attention, label_smoothing))
             done = (time.monotonic() - start) / seconds
-            bar.update(max(done, len(losses) / (max_steps or math.inf)), losses[-1])
+            bar.update(max(done, len(losses) / (max_steps or math.inf)), losses[-1], len(losses))
             if len(losses) == max_steps:
                 stopped_by = "max_steps"
                 break
@@ -261,11 +263,20 @@ def _collate(
 
 
 class _Bar:
-    """A rich progress bar over the budget (time or steps) with the loss, or nothing."""
+    """Progress over the budget (time or steps) with the loss, or nothing.
+
+    On a terminal, a rich bar. Otherwise (a `make demo` piped to a file, a log) a bar draws
+    nothing until it ends, so a plain line is printed every `_PLAIN_EVERY_S` seconds instead:
+    steps done, loss, elapsed and an estimate of what is left.
+    """
 
     def __init__(self, enabled: bool) -> None:
         self._progress: Progress | None = None
-        if enabled:
+        self._plain = False
+        self._start = self._last = time.monotonic()
+        if not enabled:
+            return
+        if Console().is_terminal:
             self._progress = Progress(
                 TextColumn("warm-up"),
                 BarColumn(),
@@ -273,8 +284,11 @@ class _Bar:
                 TimeRemainingColumn(),
             )
             self._task = self._progress.add_task("warm-up", total=1.0, loss=math.nan)
+        else:
+            self._plain = True
 
     def __enter__(self) -> _Bar:
+        self._start = self._last = time.monotonic()
         if self._progress is not None:
             self._progress.start()
         return self
@@ -283,6 +297,17 @@ class _Bar:
         if self._progress is not None:
             self._progress.stop()
 
-    def update(self, fraction_done: float, loss: float) -> None:
+    def update(self, fraction_done: float, loss: float, steps: int) -> None:
         if self._progress is not None:
             self._progress.update(self._task, completed=min(fraction_done, 1.0), loss=loss)
+        now = time.monotonic()
+        if self._plain and now - self._last >= _PLAIN_EVERY_S:
+            self._last = now
+            elapsed = now - self._start
+            done = min(max(fraction_done, 1e-9), 1.0)
+            left = elapsed * (1 - done) / done
+            print(
+                f"warm-up: {steps} steps, loss {loss:.3f}, {elapsed:.0f} s elapsed, "
+                f"at most ~{left:.0f} s left",
+                flush=True,
+            )

@@ -159,3 +159,16 @@ def test_only_a_warm_up_that_passed_the_readiness_check_is_cached_for_the_next_r
         assert len(warnings) == 2 and "Not cached" in warnings[0], said
         assert not any("cached tiny model" in s for s in said)  # built again, never reused
     assert (Path(second) / "config.json").exists()
+
+
+def test_without_a_terminal_the_warm_up_prints_plain_progress_lines_throughout(
+    tiny: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sparring.policy.warmup as warmup
+
+    monkeypatch.setattr(warmup, "_PLAIN_EVERY_S", 0.0)  # a line every step, not every 5 s
+    warm_up(tiny, MEMORISED, seconds=120, batch_size=4, progress=True, max_steps=5)
+    lines = capsys.readouterr().out.splitlines()  # captured: not a terminal
+    assert [line.split(",")[0] for line in lines] == [f"warm-up: {n} steps" for n in range(1, 6)]
+    assert all("loss " in s and " s elapsed" in s and " s left" in s for s in lines), lines
+    assert lines[-1].endswith("at most ~0 s left")  # the step cap reached: nothing left
