@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -99,12 +100,17 @@ class Worker:
         self._room = asyncio.Event()
         self._room.set()
         self._window = _Window()
+        self._failure: BaseException | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Play until `stop` is set; in-flight episodes finish and are published."""
-        watcher = asyncio.create_task(self._watch_weights(stop))
-        reporter = asyncio.create_task(self._report(stop))
-        pacer = asyncio.create_task(self._watch_backlog(stop))
+        """Play until `stop` is set; in-flight episodes finish and are published.
+
+        A background task that fails (a reload that raises, a refused weights format) stops the
+        play loops, publishes a Metric with `failed: 1.0` and re-raises here: a worker that
+        played on with old weights would only feed the trainer stale samples, silently."""
+        watcher = asyncio.create_task(self._supervised("weight watch", self._watch_weights, stop))
+        reporter = asyncio.create_task(self._supervised("reporter", self._report, stop))
+        pacer = asyncio.create_task(self._supervised("backlog pacer", self._watch_backlog, stop))
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(self._config.concurrency):
@@ -113,7 +119,32 @@ class Worker:
             for task in (watcher, reporter, pacer):
                 task.cancel()
             await asyncio.gather(watcher, reporter, pacer, return_exceptions=True)
-            await self._publish_report()
+            if self._failure is None:
+                await self._publish_report()
+        if self._failure is not None:
+            await self._publish_failed()
+            raise self._failure
+
+    async def _supervised(
+        self, what: str, body: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event
+    ) -> None:
+        """Run one background task; its failure is logged with the traceback and stops the
+        worker (the play loops end, `run` re-raises) instead of ending that task quietly."""
+        try:
+            await body(stop)
+        except Exception as e:  # recorded here, re-raised by run()
+            print(f"{self._name}: {what} failed:", file=sys.stderr)
+            traceback.print_exception(e, file=sys.stderr)
+            if self._failure is None:
+                self._failure = e
+            self._room.set()
+            stop.set()
+
+    async def _publish_failed(self) -> None:
+        values = {"failed": 1.0, "policy_version": float(self._policy.version)}
+        metric = Metric(run=self._run, source=self._name, step=self._policy.version, values=values)
+        with contextlib.suppress(BusError):  # the bus may be what failed
+            await self._bus.publish(metric)
 
     async def _play_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -223,7 +254,7 @@ async def _serve(args: argparse.Namespace) -> int:
         bus, game, game_config, policy, wcfg, name, config.run, reload, config.trainer.durable
     )
     try:
-        await worker.run(stop)
+        await worker.run(stop)  # raises what failed: the process exits non-zero with it
     finally:
         with contextlib.suppress(Exception):
             await bus.close()
