@@ -1,10 +1,12 @@
 """The one codec of the bus: msgpack of `model.model_dump()`.
 
-Packed arrays dump to `bytes` and travel as msgpack bin, so a 1k-token Sample encodes in a few
-microseconds (bench/codec.py compares it with JSON). `decode` is strict: bytes that are not
-msgpack, a map of the wrong shape, an unknown kind, a newer schema_version, or a kind that does
-not belong where it was read all raise `MessageError` with the reason and the original bytes, and
-the consumer turns that into a dead letter.
+Packed arrays dump to the `bytes` they hold and travel as msgpack bin; decoding keeps the `bytes`
+msgpack returns, so a 1k-token Sample encodes in a few microseconds (bench/codec.py compares it
+with JSON). The kinds it reads are those of `sparring.messages.MESSAGES`; it keeps no list.
+
+`decode` is strict: bytes that are not msgpack, a map of the wrong shape, an unknown kind, a newer
+schema_version, or a kind that does not belong where it was read all raise `MessageError` with
+the reason and the original bytes, and the consumer turns that into a dead letter.
 """
 
 from __future__ import annotations
@@ -15,27 +17,11 @@ import msgpack
 from pydantic import BaseModel, ValidationError
 
 from sparring.errors import MessageError
-from sparring.messages import (
-    DeadLetter,
-    Episode,
-    Metric,
-    PolicyVersion,
-    Sample,
-    Task,
-)
+from sparring.messages import MESSAGES
 
 __all__ = ["decode", "encode"]
 
 M = TypeVar("M", bound=BaseModel)
-
-_CLASSES: dict[str, type[BaseModel]] = {
-    "task": Task,
-    "sample": Sample,
-    "episode": Episode,
-    "metric": Metric,
-    "policy_version": PolicyVersion,
-    "dead_letter": DeadLetter,
-}
 
 _packb = msgpack.Packer(use_bin_type=True).pack
 
@@ -54,7 +40,7 @@ def decode(data: bytes, expected: type[M]) -> M:
     if not isinstance(obj, dict):
         raise MessageError(f"not a message: a msgpack {type(obj).__name__}, not a map", data)
     kind = obj.get("kind")
-    cls = _CLASSES.get(kind) if isinstance(kind, str) else None
+    cls = MESSAGES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise MessageError(f"unknown message kind {kind!r}", data)
     if cls is not expected:

@@ -7,6 +7,10 @@
     sparring.<run>.dead                    stream sparring-<run>-dead
     KV bucket sparring-<run>-policy (key `current`), Object Store sparring-<run>-weights.
 
+`ROUTES` says this once per message kind (the kinds are those of `sparring.messages.MESSAGES`);
+subjects, subject filters and stream set-up are all built from it, and this module refuses to
+import while a kind has no route, so a new message kind cannot silently land on the wrong stream.
+
 Every name token (run, game, source, durable) must be 1-64 of [A-Za-z0-9_-]: that is what NATS
 allows in stream and bucket names and it keeps subject tokens free of '.', '*' and '>'.
 """
@@ -16,15 +20,59 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from sparring.bus.errors import RunNameError
-from sparring.messages import DeadLetter, Episode, Metric, PolicyVersion, Sample, Task
+from pydantic import BaseModel
 
-__all__ = ["RunNames", "check_token", "suggest_token"]
+from sparring.bus.errors import BusError, RunNameError
+from sparring.messages import MESSAGES, Message
+
+__all__ = ["ROUTES", "Route", "RunNames", "check_token", "route_of", "suggest_token"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _BAD = re.compile(r"[^A-Za-z0-9_-]+")
 
 POLICY_KEY = "current"
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where the messages of one kind are stored and on which subjects."""
+
+    stream: str | None
+    """Stream kind (the stream is sparring-<run>-<stream>); None: kept in the policy KV."""
+    token: str = ""
+    """Subject token after the run: sparring.<run>.<token>...."""
+    fields: tuple[str, ...] = ()
+    """Message fields whose values are the next subject tokens, in order (a consumer may filter
+    on them)."""
+    work_queue: bool = False
+    """Each message is delivered to one consumer and removed once acked (tasks)."""
+
+
+ROUTES: dict[str, Route] = {
+    "task": Route("tasks", "task", ("game",), work_queue=True),
+    "sample": Route("samples", "sample", ("game", "role")),
+    "episode": Route("episodes", "episode", ("game",)),
+    "metric": Route("metrics", "metric", ("source",)),
+    "dead_letter": Route("dead", "dead"),
+    "policy_version": Route(None),
+}
+"""Message kind -> route."""
+
+if ROUTES.keys() != MESSAGES.keys():
+    raise ImportError(
+        f"bus routes {sorted(ROUTES)} do not match the message kinds {sorted(MESSAGES)}: "
+        "give every kind of sparring.messages.Message a route in sparring/bus/_names.py"
+    )
+
+_KIND_OF: dict[type[BaseModel], str] = {cls: kind for kind, cls in MESSAGES.items()}
+
+
+def route_of(cls: type[BaseModel]) -> Route:
+    """The route of a message class; BusError if it is not a bus message."""
+    kind = _KIND_OF.get(cls)
+    if kind is None:
+        raise BusError(f"{cls.__name__} is not a message of the bus")
+    return ROUTES[kind]
 
 
 def suggest_token(name: str) -> str:
@@ -39,12 +87,16 @@ def check_token(what: str, name: str) -> str:
     return name
 
 
+_WHAT = {"source": "metric source"}
+"""How check_token names a field in its error, where the field name alone would not say."""
+
+
 @dataclass(frozen=True)
 class RunNames:
     """All NATS names of one run."""
 
     run: str
-    _subjects: dict[tuple[str, object, object], str] = field(
+    _subjects: dict[tuple[object, ...], str] = field(
         default_factory=dict, compare=False, repr=False
     )
 
@@ -69,60 +121,38 @@ class RunNames:
 
     @property
     def dead_subject(self) -> str:
-        return f"{self.prefix}.dead"
+        return self.stream_subject(ROUTES["dead_letter"])
 
-    def subject_of(self, msg: Task | Sample | Episode | Metric | DeadLetter) -> str:
-        """The subject a message is published on (its game/role/source as tokens)."""
+    def stream_subject(self, route: Route) -> str:
+        """The subjects a route's stream holds, as one wildcard filter."""
+        return ".".join([self.prefix, route.token, *("*" for _ in route.fields)])
+
+    def subject_of(self, msg: Message) -> str:
+        """The subject a message is published on (its route's fields as tokens)."""
+        route = ROUTES[msg.kind]
+        values = tuple(getattr(msg, f) for f in route.fields)
         # Cached: a worker publishes thousands of samples on a handful of subjects.
-        key = (msg.kind, getattr(msg, "game", None) or getattr(msg, "source", None),
-               getattr(msg, "role", None))  # fmt: skip
+        key = (msg.kind, *values)
         subject = self._subjects.get(key)
         if subject is None:
-            subject = self._subjects[key] = self._subject_of(msg)
+            if route.stream is None:
+                raise BusError(f"a {msg.kind} message is not published on a subject")
+            tokens = (
+                check_token(_WHAT.get(f, f), v) for f, v in zip(route.fields, values, strict=True)
+            )
+            subject = self._subjects[key] = ".".join([self.prefix, route.token, *tokens])
         return subject
 
-    def _subject_of(self, msg: Task | Sample | Episode | Metric | DeadLetter) -> str:
-        if isinstance(msg, Sample):
-            return f"{self.prefix}.sample.{check_token('game', msg.game)}.{msg.role}"
-        if isinstance(msg, Task):
-            return f"{self.prefix}.task.{check_token('game', msg.game)}"
-        if isinstance(msg, Episode):
-            return f"{self.prefix}.episode.{check_token('game', msg.game)}"
-        if isinstance(msg, Metric):
-            return f"{self.prefix}.metric.{check_token('metric source', msg.source)}"
-        return self.dead_subject
-
     def filter_subject(
-        self, kind: type[object], game: str | None = None, role: str | None = None
+        self, kind: type[BaseModel], game: str | None = None, role: str | None = None
     ) -> str:
-        """The subject filter selecting one kind, optionally one game (and one role)."""
-        g = "*" if game is None else check_token("game", game)
-        if kind is Sample:
-            r = "*" if role is None else check_token("role", role)
-            return f"{self.prefix}.sample.{g}.{r}"
-        if kind is Task:
-            return f"{self.prefix}.task.{g}"
-        if kind is Episode:
-            return f"{self.prefix}.episode.{g}"
-        if kind is Metric:
-            return f"{self.prefix}.metric.{g}"
-        return self.dead_subject
-
-
-STREAM_OF: dict[str, str] = {
-    "task": "tasks",
-    "sample": "samples",
-    "episode": "episodes",
-    "metric": "metrics",
-    "dead_letter": "dead",
-}
-"""Message kind -> stream kind; PolicyVersion lives in the KV bucket, not a stream."""
-
-KIND_OF: dict[type[object], str] = {
-    Task: "task",
-    Sample: "sample",
-    Episode: "episode",
-    Metric: "metric",
-    DeadLetter: "dead_letter",
-    PolicyVersion: "policy_version",
-}
+        """The subject filter selecting one kind, optionally by the first (game, or a metric's
+        source) and second (role) of its route's fields; '*' where not given."""
+        route = route_of(kind)
+        if route.stream is None:
+            raise BusError(f"{kind.__name__} messages are not published on a subject")
+        given, tokens = [game, role], []
+        for i, f in enumerate(route.fields):
+            value = given[i] if i < len(given) else None
+            tokens.append("*" if value is None else check_token(_WHAT.get(f, f), value))
+        return ".".join([self.prefix, route.token, *tokens])

@@ -28,20 +28,19 @@ from pydantic import BaseModel
 from sparring.bus import _store
 from sparring.bus._codec import decode, encode
 from sparring.bus._connect import connect_options
-from sparring.bus._names import KIND_OF, STREAM_OF, RunNames, check_token
+from sparring.bus._names import ROUTES, RunNames, check_token, route_of
 from sparring.bus._publisher import Publisher
 from sparring.bus.config import BusConfig
 from sparring.bus.consumer import Consumer, dead_letter
 from sparring.bus.errors import BusError, ConnectError, PublishError, SetupError
 from sparring.errors import MessageError
-from sparring.messages import DeadLetter, Episode, Metric, PolicyVersion, Sample, Task
+from sparring.messages import DeadLetter, Message, PolicyVersion, Task
 
 __all__ = ["Bus", "ObjectInfo"]
 
 ObjectInfo = _store.ObjectInfo
 
 M = TypeVar("M", bound=BaseModel)
-AnyMessage = Task | Sample | Episode | Metric | PolicyVersion | DeadLetter
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +98,10 @@ class Bus:
 
     async def destroy(self) -> None:
         """Delete this run's streams, KV bucket and Object Store, with everything in them."""
-        for kind in set(STREAM_OF.values()):
-            with contextlib.suppress(nats.js.errors.NotFoundError):
-                await self._js.delete_stream(self.names.stream(kind))
+        for route in ROUTES.values():
+            if route.stream is not None:
+                with contextlib.suppress(nats.js.errors.NotFoundError):
+                    await self._js.delete_stream(self.names.stream(route.stream))
         await self.store.destroy()
 
     async def __aenter__(self) -> Bus:
@@ -112,11 +112,11 @@ class Bus:
 
     # -- publishing -----------------------------------------------------------------------
 
-    async def publish(self, msg: AnyMessage) -> None:
+    async def publish(self, msg: Message) -> None:
         """Store one message and wait for JetStream's ack (a PolicyVersion goes to the KV)."""
         await self.publish_many((msg,))
 
-    async def publish_many(self, msgs: Sequence[AnyMessage]) -> None:
+    async def publish_many(self, msgs: Sequence[Message]) -> None:
         """Store many messages, pipelined; returns when every one is acked (PublishError if
         one is refused or never acked after retries; retrying the call is safe)."""
         subject_of, out = self.names.subject_of, []
@@ -243,10 +243,10 @@ class Bus:
     # -- internals ------------------------------------------------------------------------
 
     def _stream_of(self, kind: type[BaseModel]) -> str:
-        key = KIND_OF.get(kind)
-        if key is None or key not in STREAM_OF:
+        stream = route_of(kind).stream
+        if stream is None:
             raise BusError(f"{kind.__name__} is not stored on a stream of the bus")
-        return self.names.stream(STREAM_OF[key])
+        return self.names.stream(stream)
 
     async def _read_all(self, kind: type[M]) -> list[M]:
         stream = self._stream_of(kind)
@@ -270,18 +270,14 @@ class Bus:
 
     async def _setup(self) -> None:
         n, c = self.names, self.config
-        streams = {
-            "tasks": (api.RetentionPolicy.WORK_QUEUE, f"{n.prefix}.task.*"),
-            "samples": (api.RetentionPolicy.LIMITS, f"{n.prefix}.sample.*.*"),
-            "episodes": (api.RetentionPolicy.LIMITS, f"{n.prefix}.episode.*"),
-            "metrics": (api.RetentionPolicy.LIMITS, f"{n.prefix}.metric.*"),
-            "dead": (api.RetentionPolicy.LIMITS, n.dead_subject),
-        }
-        for kind, (retention, subject) in streams.items():
+        for route in ROUTES.values():
+            if route.stream is None:
+                continue
+            limits, queue = api.RetentionPolicy.LIMITS, api.RetentionPolicy.WORK_QUEUE
             cfg = api.StreamConfig(
-                name=n.stream(kind),
-                subjects=[subject],
-                retention=retention,
+                name=n.stream(route.stream),
+                subjects=[n.stream_subject(route)],
+                retention=queue if route.work_queue else limits,
                 storage=api.StorageType.FILE,
                 num_replicas=c.replicas,
                 duplicate_window=c.dedup_window_s,

@@ -17,7 +17,7 @@ import os
 import re
 import time
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
     AfterValidator,
@@ -32,12 +32,12 @@ from pydantic import (
 from sparring._packed import Bits, Float32s, Int32s
 
 __all__ = [
+    "MESSAGES",
     "SCHEMA_VERSION",
     "ChatMessage",
     "DeadLetter",
     "Episode",
     "Message",
-    "MessageKind",
     "Metric",
     "NodeTiming",
     "PolicyVersion",
@@ -278,12 +278,19 @@ class DeadLetter(_Message):
     received_at: float = Field(default_factory=time.time, description="Unix time of rejection.")
 
 
-MessageKind = Literal["task", "sample", "episode", "policy_version", "metric", "dead_letter"]
-
 Message = Annotated[
     Task | Sample | Episode | PolicyVersion | Metric | DeadLetter, Field(discriminator="kind")
 ]
-"""Any bus message; validate with `message_adapter()`."""
+"""Any bus message; validate with `message_adapter()`.
+
+This union is the one place a message kind is listed: `MESSAGES` is built from it, and the codec,
+the bus's subjects and streams and `sparring schema` are built from `MESSAGES`. A new kind is a
+model here plus its route in `bus/_names.py` (which refuses to import without one)."""
+
+MESSAGES: dict[str, type[_Message]] = {
+    cls.model_fields["kind"].default: cls for cls in get_args(get_args(Message)[0])
+}
+"""Every message class by its `kind`, in the order of `Message`."""
 
 _ADAPTER: TypeAdapter[Any] | None = None
 

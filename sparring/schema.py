@@ -6,27 +6,16 @@ import argparse
 import json
 from pathlib import Path
 
-from sparring.messages import (
-    SCHEMA_VERSION,
-    DeadLetter,
-    Episode,
-    Metric,
-    PolicyVersion,
-    Sample,
-    Task,
-)
+from sparring.messages import MESSAGES, SCHEMA_VERSION
 
 __all__ = ["main", "write_schemas"]
-
-_MODELS = (Task, Sample, Episode, PolicyVersion, Metric, DeadLetter)
 
 
 def write_schemas(out_dir: Path) -> list[Path]:
     """Write `<kind>.schema.json` for every message kind; returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for model in _MODELS:
-        kind = model.model_fields["kind"].default
+    for kind, model in MESSAGES.items():
         schema = model.model_json_schema(mode="serialization")
         schema["$id"] = f"sparring/{kind}/v{SCHEMA_VERSION}"
         schema["description"] = (schema.get("description", "") + _WIRE_NOTE).strip()

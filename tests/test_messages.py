@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 from pydantic import ValidationError
 
+from sparring._packed import Bits, Float32s, Int32s
 from sparring.messages import (
     SCHEMA_VERSION,
     DeadLetter,
@@ -99,3 +103,30 @@ def test_a_message_from_a_newer_schema_is_refused_with_advice() -> None:
 def test_dead_letters_keep_arbitrary_bytes_in_json() -> None:
     dead = DeadLetter(subject="s", error="bad", data=bytes(range(256)))
     assert DeadLetter.model_validate_json(dead.model_dump_json()).data == bytes(range(256))
+
+
+def test_a_packed_array_holds_the_same_bytes_from_validation_to_dump() -> None:
+    wire = b"\x04\x00\x00\x00\x05\x00\x00\x00"
+    s = _sample(completion_ids=wire)
+    assert s.completion_ids.tobytes() is wire  # no copy on the way in (decode) ...
+    assert s.model_dump()["completion_ids"] is wire  # ... nor on the way out (encode)
+    assert s.completion_ids.tolist() == [4, 5] and s.completion_ids[1] == 5
+
+
+def test_packed_arrays_compare_and_hash_by_their_wire_bytes() -> None:
+    nan = float("nan")
+    assert Float32s([nan]) == Float32s([nan])  # the same bytes, though NaN != NaN
+    assert Float32s([0.0]) != Float32s([-0.0])  # different bytes (and different hashes)
+    assert hash(Int32s([1, 2])) == hash(Int32s(b"\x01\x00\x00\x00\x02\x00\x00\x00"))
+    assert Int32s([1, 2]) == [1, 2] and Int32s([1, 2]) != Bits([1, 2])
+
+
+def test_a_sample_survives_pickle_and_deepcopy() -> None:
+    s = _sample()
+    assert pickle.loads(pickle.dumps(s)) == s
+    assert copy.deepcopy(s) == s
+
+
+def test_a_token_id_beyond_int32_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="int32"):
+        _sample(completion_ids=[1, 2**31])

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
+from sparring._packed import PackedArray
 from sparring.messages import Sample
 
 __all__ = ["Batch", "collate"]
@@ -61,35 +63,33 @@ def collate(samples: Sequence[Sample], advantages: Sequence[float], pad_id: int 
     # completion token of the row with the shortest prompt.
     start = min(len(s.prompt_ids) for s in samples) - 1
     window = longest - 1 - start
-    input_ids = torch.full((len(samples), longest), pad_id, dtype=torch.int64)
-    attention = torch.zeros((len(samples), longest), dtype=torch.int64)
-    behaviour = torch.zeros((len(samples), window), dtype=torch.float32)
-    mask = torch.zeros((len(samples), window), dtype=torch.float32)
+    # Built in numpy and handed to torch without a copy: each packed array's wire bytes are
+    # viewed in place (`frombuffer`, read-only, little-endian whatever the host) and cast once,
+    # straight into their row. torch.frombuffer would warn on read-only bytes.
+    input_ids: np.ndarray = np.full((len(samples), longest), pad_id, dtype=np.int64)
+    attention: np.ndarray = np.zeros((len(samples), longest), dtype=np.int64)
+    behaviour: np.ndarray = np.zeros((len(samples), window), dtype=np.float32)
+    mask: np.ndarray = np.zeros((len(samples), window), dtype=np.float32)
     for i, s in enumerate(samples):
         p, c = len(s.prompt_ids), len(s.completion_ids)
-        input_ids[i, :p] = _ints(s.prompt_ids.tobytes())
-        input_ids[i, p : p + c] = _ints(s.completion_ids.tobytes())
+        input_ids[i, :p] = _view(s.prompt_ids)
+        input_ids[i, p : p + c] = _view(s.completion_ids)
         attention[i, : p + c] = 1
-        if c == 0:
-            continue
         first = p - 1 - start  # window index predicting the first completion token
-        behaviour[i, first : first + c] = torch.frombuffer(
-            bytearray(s.logprobs.tobytes()), dtype=torch.float32
-        )
-        mask[i, first : first + c] = torch.frombuffer(
-            bytearray(s.loss_mask.tobytes()), dtype=torch.uint8
-        ).float()
-    targets = input_ids[:, start + 1 :]  # (B, T)
+        behaviour[i, first : first + c] = _view(s.logprobs)
+        mask[i, first : first + c] = _view(s.loss_mask)
+    ids = torch.from_numpy(input_ids)  # (B, L)
     return Batch(
-        input_ids=input_ids,
-        attention_mask=attention,
-        targets=targets.contiguous(),
-        behaviour_logprobs=behaviour,
-        loss_mask=mask,
+        input_ids=ids,
+        attention_mask=torch.from_numpy(attention),
+        targets=ids[:, start + 1 :].contiguous(),  # (B, T)
+        behaviour_logprobs=torch.from_numpy(behaviour),
+        loss_mask=torch.from_numpy(mask),
         advantages=torch.tensor(list(advantages), dtype=torch.float32),
         logits_to_keep=window + 1,
     )
 
 
-def _ints(raw: bytes) -> torch.Tensor:
-    return torch.frombuffer(bytearray(raw), dtype=torch.int32).to(torch.int64)
+def _view(packed: PackedArray) -> np.ndarray:
+    """The items of a packed array as a read-only numpy view of its wire bytes (no copy)."""
+    return np.frombuffer(packed.tobytes(), dtype=packed.dtype)
