@@ -82,8 +82,17 @@ def test_the_ledger_is_reconciled_to_the_checkpoint_after_a_kill_between_rename_
     )
     reconcile_ledger(ledger, state)
     lines = [json.loads(line) for line in ledger.read_text().splitlines()]
-    assert lines == [
-        {"step": 1, "sample_ids": ["a"]},
-        {"step": 2, "sample_ids": ["b"]},
-        {"step": 3, "sample_ids": ["c"]},
+    assert [(line["step"], line["sample_ids"]) for line in lines] == [
+        (1, ["a"]),
+        (2, ["b"]),
+        (3, ["c"]),
     ]
+
+
+def test_a_ledger_line_keeps_each_samples_advantage_and_old_lines_still_read() -> None:
+    from sparring.trainer.checkpoint import StepIds
+
+    line = StepIds(step=3, sample_ids=["a", "b"], advantages=[0.5, -0.5]).model_dump_json()
+    assert StepIds.model_validate_json(line).advantages == [0.5, -0.5]
+    old = StepIds.model_validate_json('{"step": 1, "sample_ids": ["a"]}')
+    assert old.advantages == []

@@ -51,6 +51,11 @@ class StepIds(BaseModel):
 
     step: int = Field(ge=1, description="Optimizer step number (1-based).")
     sample_ids: list[str] = Field(description="Ids of the samples in that step's batch.")
+    advantages: list[float] = Field(
+        default_factory=list,
+        description="The advantage each sample was trained with, aligned with `sample_ids` "
+        "(empty in ledgers written before it was recorded). The inspector shows it.",
+    )
 
 
 class TrainerState(BaseModel):

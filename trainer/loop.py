@@ -294,7 +294,8 @@ class Trainer:
         )
         step = self.state.step + 1
         self.state = self.state.model_copy(update={"step": step})
-        self._uncommitted.append(ckpt.StepIds(step=step, sample_ids=[s.id for s in samples]))
+        ids = [s.id for s in samples]
+        self._uncommitted.append(ckpt.StepIds(step=step, sample_ids=ids, advantages=advs))
         await self._sink.emit(step, self._step_metrics(stats, groups, samples, advs, staleness, t0))
         self._groups_seen = self._groups_signal = 0
         if step % self.config.checkpoint_every == 0:
