@@ -159,7 +159,14 @@ class Game:
         return self._source(cfg, seed)
 
     async def evaluate(self, policy: Policy, cfg: Any) -> dict[str, float]:
-        """Held-out figures of `policy` (e.g. solver accuracy per difficulty)."""
+        """Held-out figures of `policy` (e.g. solver accuracy per difficulty).
+
+        The contract the dashboard, the final table and `plots/eval.png` read: a flat dict of
+        floats whose keys may name groups with '/', `group/label` (arith: `acc_greedy/d1` and
+        `acc_sampled/d1`; a two-seat game: `win_rate/random/seat0`). Each group is a column of
+        the table and a line style of the plot, each label a row and a colour, sorted naturally
+        (d2 before d10); a key without '/' stands alone. Any names work; no key is required.
+        """
         if self._evaluate is None:
             raise GameError(f"game {self.name!r} has no held-out evaluation; run without eval")
         return await self._evaluate(policy, cfg)

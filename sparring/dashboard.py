@@ -4,10 +4,19 @@ It keeps the newest Metric of every source and renders them with rich: the polic
 elapsed time on top, then the workers (rates summed, everything else averaged), the trainer and
 the latest held-out evaluation. Without a terminal (CI, a pipe) it prints one line every
 `every_s` seconds instead, so logs stay readable.
+
+The evaluation is whatever the game's `evaluate` returns: a flat dict of floats whose keys may
+name groups with '/', `group/label` (arith: `acc_greedy/d1`, `acc_sampled/d1`; a two-seat game:
+`win_rate/random/seat0`). The table has one row per label and one column per group (a key
+without '/' is its own group, on row "all"), rows sorted naturally (d2 before d10), and the
+first group again as it was at the first evaluation. Per role, the trainer's cumulative sample
+counts (`trained/<role>`, `skipped_*/<role>`, `dropped_*/<role>`) get a table of their own, and a
+worker that published `failed: 1.0` is shown in red, pointing at its log.
 """
 
 from __future__ import annotations
 
+import re
 import time
 
 from rich.console import Console, Group
@@ -16,7 +25,36 @@ from rich.text import Text
 
 from sparring.messages import Metric
 
-__all__ = ["Dashboard"]
+__all__ = ["Dashboard", "eval_groups", "natural"]
+
+_COUNTS = (
+    "trained",
+    "skipped_all_equal",
+    "skipped_singleton",
+    "skipped_no_signal",
+    "dropped_stale",
+    "dropped_incomplete",
+)
+_ALL = "all"  # the row of evaluation keys without a '/'
+
+
+def natural(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key reading runs of digits as numbers: d2 before d10, seat2 before seat10."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p)
+
+
+def eval_groups(values: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Evaluation figures by group then label (`group/label`; a flat key is group/"all"), both
+    sorted naturally."""
+    groups: dict[str, dict[str, float]] = {}
+    for key, value in values.items():
+        group, _, label = key.partition("/")
+        groups.setdefault(group, {})[label or _ALL] = value
+    return {
+        g: dict(sorted(rows.items(), key=lambda kv: natural(kv[0])))
+        for g, rows in sorted(groups.items(), key=lambda kv: natural(kv[0]))
+    }
+
 
 _TRAINER_KEYS = (
     "loss",
@@ -51,7 +89,11 @@ class Dashboard:
 
     def workers(self) -> dict[str, float]:
         """Worker figures: rates summed over workers, everything else averaged."""
-        rows = [m.values for s, m in self.latest.items() if s.startswith("worker")]
+        rows = [
+            m.values
+            for s, m in self.latest.items()
+            if s.startswith("worker") and not m.values.get("failed")
+        ]
         out: dict[str, float] = {}
         for key in sorted({k for r in rows for k in r}):
             vals = [r[key] for r in rows if key in r]
@@ -65,13 +107,17 @@ class Dashboard:
             (f"{self.run}  ", "bold"),
             f"policy v{self.version}   {minutes:.1f} min",
         )
-        parts: list[Table | Text] = [head, self._table("workers", self.workers())]
+        parts: list[Table | Text] = [head, *self._failures()]
+        parts.append(self._table("workers", self.workers()))
         trainer = self.latest.get("trainer")
         if trainer:
             values = trainer.values
             shown = {k: values[k] for k in _TRAINER_KEYS if k in values}
             shown |= {k: v for k, v in values.items() if k.startswith(("reward/", "advantage/"))}
             parts.append(self._table(f"trainer (step {trainer.step})", shown))
+            counts = self._counts_table(values)
+            if counts is not None:
+                parts.append(counts)
         evaluation = self.latest.get("eval")
         if evaluation:
             parts.append(self._eval_table(evaluation))
@@ -88,10 +134,42 @@ class Dashboard:
         if t:
             bits += [f"{k}={t.values[k]:.3g}" for k in ("loss", "signal_frac") if k in t.values]
         if e:
-            bits += [
-                f"{k}={v:.2f}" for k, v in sorted(e.values.items()) if k.startswith("acc_greedy")
-            ]
+            # The flat figures and the first group (arith: greedy), so the line stays short.
+            groups = eval_groups(e.values)
+            first = next((g for g, rows in groups.items() if _ALL not in rows), "")
+            shown = {g: r for g, r in groups.items() if g == first or _ALL in r}
+            bits += [f"{_key(g, k)}={v:.2f}" for g, r in shown.items() for k, v in r.items()]
+        bits += [f"{m.source}=FAILED" for m in self._failed()]
         return " ".join(bits)
+
+    def _failed(self) -> list[Metric]:
+        return [
+            m
+            for s, m in sorted(self.latest.items())
+            if s.startswith("worker") and m.values.get("failed")
+        ]
+
+    def _failures(self) -> list[Text]:
+        return [
+            Text(f"{m.source} failed: see logs/{m.source}.log", style="bold red")
+            for m in self._failed()
+        ]
+
+    def _counts_table(self, values: dict[str, float]) -> Table | None:
+        """Samples per role: trained, and skipped or dropped with the reason (cumulative)."""
+        roles = sorted(
+            {k.split("/", 1)[1] for k in values if k.split("/", 1)[0] in _COUNTS and "/" in k},
+            key=natural,
+        )
+        if not roles:
+            return None
+        table = Table(title="samples per role (since the start)", title_justify="left")
+        table.add_column("role")
+        for name in _COUNTS:
+            table.add_column(name.replace("_", " "), justify="right")
+        for role in roles:
+            table.add_row(role, *(f"{values.get(f'{n}/{role}', 0):.0f}" for n in _COUNTS))
+        return table
 
     def _table(self, title: str, values: dict[str, float]) -> Table:
         table = Table(
@@ -105,27 +183,34 @@ class Dashboard:
 
     def _eval_table(self, evaluation: Metric) -> Table:
         table = Table(
-            title=f"held-out solver accuracy (policy v{evaluation.step})", title_justify="left"
+            title=f"held-out evaluation (policy v{evaluation.step})", title_justify="left"
         )
-        table.add_column("level")
-        table.add_column("greedy", justify="right")
-        table.add_column("sampled", justify="right")
-        table.add_column("greedy at start", justify="right")
-        start = self.first_eval.values if self.first_eval else {}
-        levels = sorted(
-            k.split("/", 1)[1] for k in evaluation.values if k.startswith("acc_greedy/")
-        )
-        for level in levels:
-            greedy = evaluation.values[f"acc_greedy/{level}"]
-            sampled = evaluation.values.get(f"acc_sampled/{level}")
-            before = start.get(f"acc_greedy/{level}")
-            table.add_row(
-                level,
-                f"{greedy:.2f}",
-                "" if sampled is None else f"{sampled:.2f}",
-                "" if before is None else f"{before:.2f}",
-            )
+        groups = eval_groups(evaluation.values)
+        start = eval_groups(self.first_eval.values) if self.first_eval else {}
+        labels = sorted({label for rows in groups.values() for label in rows}, key=natural)
+        first = next(iter(groups), "")
+        levels = all(re.fullmatch(r"d\d+", label) for label in labels)
+        table.add_column("level" if levels else "figure")
+        for group in groups:
+            table.add_column(_heading(group), justify="right")
+        table.add_column(f"{_heading(first)} at start", justify="right")
+        for label in labels:
+            cells = [_cell(groups[g].get(label)) for g in groups]
+            table.add_row(label, *cells, _cell(start.get(first, {}).get(label)))
         return table
+
+
+def _heading(group: str) -> str:
+    """A group's column title: arith's `acc_greedy` reads as "greedy"."""
+    return group.removeprefix("acc_")
+
+
+def _key(group: str, label: str) -> str:
+    return group if label == _ALL else f"{group}/{label}"
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
 
 
 def make_console() -> Console:

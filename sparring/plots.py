@@ -1,7 +1,10 @@
 """Learning curves of a run as PNG files, drawn from its metrics.jsonl.
 
-`plot_run(run_dir)` writes `plots/eval.png` (held-out solver accuracy per level against policy
-version, greedy solid and sampled dashed), `plots/rewards.png` (reward per role and the workers'
+`plot_run(run_dir)` writes `plots/eval.png` (every figure the game's `evaluate` returned, against
+policy version: keys `group/label` are grouped by their first '/' part, a flat key is its own
+group; one colour per label, the first group solid and the others dashed or dotted, labels sorted
+naturally; arith's `acc_greedy/d1` and `acc_sampled/d1` read as greedy solid, sampled dashed),
+`plots/rewards.png` (reward per role and the workers'
 episode stats over time) and `plots/trainer.png` (every trainer figure over steps). The launcher
 redraws them while the loop runs; they can be redrawn afterwards from the file alone.
 """
@@ -73,21 +76,39 @@ def _split(metrics: list[Metric], t0: float) -> tuple[Series, Series, Series]:
 def _draw_eval(series: Series, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
+    from sparring.dashboard import eval_groups
+
+    # Regroup the keys; each series is a list of (version, value) points.
+    groups = eval_groups({k: 0.0 for k in series})
+    styles = ["-o", "--", ":", "-."]
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for key in sorted(k for k in series if k.startswith("acc_greedy/")):
-        level = key.split("/", 1)[1]
-        (line,) = ax.plot(*zip(*sorted(series[key]), strict=True), "-o", ms=3, label=level)
-        sampled = series.get(f"acc_sampled/{level}")
-        if sampled:
-            ax.plot(*zip(*sorted(sampled), strict=True), "--", color=line.get_color(), lw=1)
-    ax.set(xlabel="policy version", ylabel="held-out accuracy", ylim=(-0.02, 1.02))
-    ax.set_title("solver accuracy per level (greedy solid, sampled dashed)")
+    colours: dict[str, str] = {}
+    for n, (group, labels) in enumerate(groups.items()):
+        for label in labels:
+            key = group if label == "all" else f"{group}/{label}"
+            name = label if label != "all" else group
+            line_style = styles[min(n, len(styles) - 1)]
+            (line,) = ax.plot(
+                *zip(*sorted(series[key]), strict=True),
+                line_style,
+                ms=3,
+                lw=1.4 if n == 0 else 1,
+                color=colours.get(name),
+                label=name if name not in colours else None,
+            )
+            colours.setdefault(name, line.get_color())
+    ax.set(xlabel="policy version", ylabel="held-out figure")
+    names = [f"{g.removeprefix('acc_')} {_STYLE_WORDS[min(n, 3)]}" for n, g in enumerate(groups)]
+    ax.set_title("held-out evaluation (" + ", ".join(names) + ")")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+_STYLE_WORDS = ("solid", "dashed", "dotted", "dash-dot")
 
 
 def _draw(series: Series, path: Path, xlabel: str, title: str) -> Path:
