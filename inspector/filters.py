@@ -9,23 +9,26 @@ Verdict values, read from the episode's checked verdicts (never from the model's
     invalid   such a verdict is not ok
     solved    at least one "solved" verdict is ok
     unsolved  the episode has "solved" verdicts and none of them is ok
+    NAME      any verdict name a game emits (found, won, ...): some verdict NAME is ok
+    !NAME     also NAME=false: the episode has verdicts NAME and none is ok (NAME=true = NAME)
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from typing import Literal, get_args
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from sparring.errors import ConfigError
 from sparring.messages import Episode, RoleName
 
 __all__ = ["EpisodeFilter", "VerdictFilter", "search_text"]
 
-VerdictFilter = Literal["valid", "invalid", "solved", "unsolved"]
-VERDICTS: tuple[str, ...] = get_args(VerdictFilter)
+VerdictFilter = Annotated[
+    str, StringConstraints(pattern=r"^!?[a-z][a-z0-9_]{0,63}(=(true|false))?$")
+]
 
 
 class EpisodeFilter(BaseModel):
@@ -40,7 +43,9 @@ class EpisodeFilter(BaseModel):
     min_reward: float | None = Field(None, description="Some (role's) reward is >= this.")
     max_reward: float | None = Field(None, description="Some (role's) reward is <= this.")
     version: int | None = Field(None, ge=0, description="Episode or one of its turns used it.")
-    verdict: VerdictFilter | None = Field(None, description="valid, invalid, solved or unsolved.")
+    verdict: VerdictFilter | None = Field(
+        None, description="A verdict name (ok), !name or name=false (not ok); also unsolved."
+    )
     search: str | None = Field(None, description="Case-insensitive text anywhere in the episode.")
 
     @classmethod
@@ -103,12 +108,16 @@ class EpisodeFilter(BaseModel):
         return any(t.policy_version == self.version for t in episode.turns)
 
 
-def _has_verdict(episode: Episode, wanted: VerdictFilter) -> bool:
+def _has_verdict(episode: Episode, wanted: str) -> bool:
+    if wanted == "unsolved":
+        wanted = "!solved"
     if wanted in ("valid", "invalid"):
         checks = [v.ok for v in episode.verdicts if v.name.startswith("valid")]
         return any(checks) if wanted == "valid" else any(not ok for ok in checks)
-    solved = [v.ok for v in episode.verdicts if v.name == "solved"]
-    return any(solved) if wanted == "solved" else bool(solved) and not any(solved)
+    name, _, value = wanted.removeprefix("!").partition("=")
+    want_ok = not wanted.startswith("!") and value != "false"
+    checks = [v.ok for v in episode.verdicts if v.name == name]
+    return any(checks) if want_ok else bool(checks) and not any(checks)
 
 
 def search_text(episode: Episode) -> str:

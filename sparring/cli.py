@@ -169,7 +169,11 @@ def _add_episode_filters(p: argparse.ArgumentParser) -> None:
     g.add_argument("--min-reward", type=float, help="some (role's) reward >= this")
     g.add_argument("--max-reward", type=float, help="some (role's) reward <= this")
     g.add_argument("--version", type=int, help="only this policy version")
-    g.add_argument("--verdict", choices=["valid", "invalid", "solved", "unsolved"])
+    g.add_argument(
+        "--verdict",
+        help="a verdict the game emits is ok (solved, found, won; valid = valid_*), or not ok:"
+        " '!solved' or solved=false (unsolved, invalid also work)",
+    )
     g.add_argument("--search", metavar="TEXT", help="text anywhere in the episode")
 
 

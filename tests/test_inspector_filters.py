@@ -89,3 +89,16 @@ def test_a_summary_counts_verdicts_and_averages_rewards_per_role() -> None:
     assert row["rewards"] == {"proposer": 0.5, "solver": 0.5}
     assert row["headline"].startswith("In which year did Ada Lovelace")
     assert row["roles"] == ["proposer", "solver", "verifier"]
+
+
+def test_a_verdict_filter_takes_any_verdict_name_a_game_emits_and_its_negation() -> None:
+    some = example_episode(solved=[False, True])
+    none = example_episode(solved=[False, False])
+    for not_ok in ("!solved", "solved=false"):
+        assert EpisodeFilter(verdict=not_ok).matches(none)
+        assert not EpisodeFilter(verdict=not_ok).matches(some)
+    assert EpisodeFilter(verdict="solved=true").matches(some)
+    assert not EpisodeFilter(verdict="found").matches(some)  # no verdict of that name at all
+    assert not EpisodeFilter(verdict="!found").matches(some)
+    with pytest.raises(ValueError):
+        EpisodeFilter(verdict="not a name")
