@@ -15,7 +15,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -225,10 +225,24 @@ def _describe(
             continue
         lines.append(f"  {prefix}{name} = {value!r}")
         lines.append(f"      {field.description or ''}")
+        optional = _optional_section(field.annotation) if value is None else None
+        if optional is not None:  # e.g. trainer.lora: unset by default, its fields once set
+            nested.append((name, optional, f"(when set) {field.description or ''}"))
     for name, sub, description in nested:
         lines.append("")
         lines.append(f"[{prefix}{name}]  {description}")
         _describe(sub, f"{prefix}{name}.", lines, None, "")
+
+
+def _optional_section(annotation: Any) -> BaseModel | None:
+    """The defaults of a `Section | None` field's section, where they can be built."""
+    for kind in get_args(annotation):
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            try:
+                return kind()
+            except ValidationError:
+                return None
+    return None
 
 
 class _NoGame(BaseModel):

@@ -4,9 +4,9 @@
 policy version: keys `group/label` are grouped by their first '/' part, a flat key is its own
 group; one colour per label, the first group solid and the others dashed or dotted, labels sorted
 naturally; arith's `acc_greedy/d1` and `acc_sampled/d1` read as greedy solid, sampled dashed),
-`plots/rewards.png` (reward per role and the workers'
-episode stats over time) and `plots/trainer.png` (every trainer figure over steps). The launcher
-redraws them while the loop runs; they can be redrawn afterwards from the file alone.
+`plots/rewards.png` (reward per role and the workers' episode stats over time) and
+`plots/trainer.png` (every trainer figure over steps). The launcher redraws them while the loop
+runs; they can be redrawn afterwards from the file alone.
 """
 
 from __future__ import annotations

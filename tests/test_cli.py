@@ -109,6 +109,7 @@ def test_config_lists_every_field_with_its_description_and_the_games_own_section
     out = capsys.readouterr().out
     assert "  game_params.max_turns = 6\n      Turns before the duel is a draw." in out
     assert "  trainer.lr = 0.0001\n      AdamW learning rate." in out
+    assert "\n[trainer.lora]  (when set)" in out and "  trainer.lora.rank = " in out
     for section, field in RunConfig.model_fields.items():
         if section != "game_params" and isinstance(field.default_factory, type):
             assert f"\n[{section}]" in out
