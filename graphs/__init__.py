@@ -1,6 +1,13 @@
 """Games: LangGraph graphs of roles, with their task source and reward rules.
 
-The surface a rollout worker uses:
+What a game author imports (pinned by tests/test_graphs_surface.py; docs/writing-a-game.md walks
+through it):
+
+    from sparring.graphs import Game, Payout, Policies, RoleSpec
+
+plus, as a game grows: `Scoring` and `Verdict` (checked outcomes and per-episode figures for the
+record), `Call` (what `score` receives), `ChatMessage`, `SamplingParams`, `Task`, `TaskSource`
+and `EpisodeOutcome` (an adaptive curriculum), `NoConfig`. A worker uses the rest:
 
     game = load_game("arith")            # or "path/to/game.py", or "module:attr"
     cfg = game.config_model.model_validate(section)
@@ -9,27 +16,35 @@ The surface a rollout worker uses:
     outcome = await play_episode(game, graph, Task(run=..., game=game.name,
                                  params=source.next_params()), cfg, worker="w0")
     source.observe(outcome)
+
+Recording internals live in `sparring.graphs.recording`.
 """
 
+from sparring.credit import RoleSpec
 from sparring.graphs.episode import EpisodeOutcome, play_episode
-from sparring.graphs.game import Game, Payout, Scoring, TaskSource
+from sparring.graphs.game import Game, NoConfig, Payout, Scoring, TaskSource
 from sparring.graphs.loading import BUILTIN_GAMES, builtin_games, load_game
 from sparring.graphs.policies import Policies
-from sparring.graphs.recording import Recorder, RecordingPolicy, current_recorder, recording
+from sparring.messages import ChatMessage, Task, Verdict
+from sparring.policy.base import SamplingParams
+from sparring.roles.call import Call
 
 __all__ = [
     "BUILTIN_GAMES",
+    "Call",
+    "ChatMessage",
     "EpisodeOutcome",
     "Game",
+    "NoConfig",
     "Payout",
     "Policies",
-    "Recorder",
-    "RecordingPolicy",
+    "RoleSpec",
+    "SamplingParams",
     "Scoring",
+    "Task",
     "TaskSource",
+    "Verdict",
     "builtin_games",
-    "current_recorder",
     "load_game",
     "play_episode",
-    "recording",
 ]

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from sparring.errors import GameError
-from sparring.graphs.game import Game, Scoring
+from sparring.graphs.game import Game, Payout, Scoring
 from sparring.graphs.recording import recording
 from sparring.messages import (
     Episode,
@@ -70,7 +70,7 @@ async def play_episode(
     reasons = {p.call_id: p.reason for p in scoring.payouts}
     if not errors:
         try:
-            samples = _samples(game.name, task.run, episode_id, scoring, calls)
+            samples = _samples(game, task.run, episode_id, scoring, calls)
         except GameError as e:
             errors.append(f"GameError: {e}")
     episode = Episode(
@@ -116,8 +116,16 @@ async def _run(graph: Any, state: dict[str, Any], path: list[NodeTiming]) -> dic
     return dict(final)
 
 
+def _group(payout: Payout, call: Call, game: Game) -> str:
+    """The payout's group key; unnamed, the role's declared grouping decides."""
+    if payout.group is not None:
+        return payout.group
+    spec = game.roles.get(call.role)
+    return call.id if spec is not None and spec.grouping == "call" else call.role
+
+
 def _samples(
-    game: str, run: str, episode_id: str, scoring: Scoring, calls: Sequence[Call]
+    game: Game, run: str, episode_id: str, scoring: Scoring, calls: Sequence[Call]
 ) -> list[Sample]:
     by_id = {c.id: c for c in calls}
     paid = Counter(p.call_id for p in scoring.payouts)
@@ -126,8 +134,9 @@ def _samples(
     if unknown := [i for i in paid if i not in by_id]:
         raise GameError(f"the reward rules paid unknown call id(s) {unknown}; pay recorded calls")
     trained = [p for p in scoring.payouts if by_id[p.call_id].trainable]
+    groups = {p.call_id: _group(p, by_id[p.call_id], game) for p in trained}
     # Group sizes are counted, never declared: the trainer waits for exactly this many.
-    sizes = Counter(p.group for p in trained)
+    sizes = Counter(groups.values())
     out = []
     for p in trained:
         gen = by_id[p.call_id].generation
@@ -135,11 +144,11 @@ def _samples(
             Sample(
                 id=p.call_id,
                 run=run,
-                game=game,
+                game=game.name,
                 role=by_id[p.call_id].role,
                 episode_id=episode_id,
-                group_id=f"{episode_id}/{p.group}",
-                group_size=sizes[p.group],
+                group_id=f"{episode_id}/{groups[p.call_id]}",
+                group_size=sizes[groups[p.call_id]],
                 prompt_ids=gen.prompt_ids,
                 completion_ids=gen.completion_ids,
                 logprobs=gen.logprobs,

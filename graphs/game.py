@@ -4,14 +4,14 @@ A game is a LangGraph graph, a task source and reward rules, bundled in a `Game`
 
     game = Game(
         name="mygame",
-        description="one line for `sparring games`",
-        config_model=MyConfig,          # frozen pydantic model, every field with a default
         build=build,                    # (Policies, cfg) -> compiled StateGraph
-        start=start,                    # (Task, cfg) -> the graph's input state
-        score=score,                    # (final state, recorded calls, cfg) -> Scoring
-        task_source=MySource,           # (cfg, seed) -> TaskSource
+        score=score,                    # (final state, recorded calls, cfg) -> [Payout] or Scoring
+        tasks=tasks,                    # (rng, cfg) -> the params of one task
         roles={"solver": RoleSpec(estimator="grpo"),            # how each role is credited
                "proposer": RoleSpec(estimator="rae", grouping="call")},
+        # optional: description, config_model (a frozen pydantic model, every field with a
+        # default), start ((Task, cfg) -> input state; default: the params), task_source (a
+        # curriculum that adapts, instead of tasks), evaluate, demonstrations, ready
     )
 
 The node contract is LangGraph's: a node takes the state and returns a partial update. Nodes
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from sparring.graphs.episode import EpisodeOutcome
     from sparring.graphs.policies import Policies
 
-__all__ = ["Game", "Payout", "Scoring", "TaskSource"]
+__all__ = ["Game", "NoConfig", "Payout", "Scoring", "TaskSource"]
 
 
 class TaskSource(Protocol):
@@ -65,9 +65,11 @@ class Payout(BaseModel):
     call_id: str = Field(description="The Call paid (its id becomes the Sample id).")
     reward: float = Field(description="Reward.")
     reason: str = Field(description="Which rule paid it, e.g. 'solved' or '1 - solve rate 0.4'.")
-    group: str = Field(
+    group: str | None = Field(
+        default=None,
         description="Key of the call's group in the episode: calls paid under the same key are "
-        "compared with each other (e.g. the n solver attempts at one question)."
+        "compared with each other (e.g. the n solver attempts at one question). None: the "
+        "role's declared grouping decides (its own group under 'call', else one group per role).",
     )
 
 
@@ -83,8 +85,9 @@ class Scoring(BaseModel):
 
 Build = Callable[["Policies", Any], Any]
 Start = Callable[[Task, Any], dict[str, Any]]
-Score = Callable[[dict[str, Any], Sequence[Call], Any], Scoring]
+Score = Callable[[dict[str, Any], Sequence[Call], Any], "Scoring | Sequence[Payout]"]
 MakeSource = Callable[[Any, int], TaskSource]
+MakeTask = Callable[[random.Random, Any], dict[str, JsonValue]]
 Evaluate = Callable[[Policy, Any], Awaitable[dict[str, float]]]
 Ready = Callable[[Policy, Any], Awaitable[bool]]
 Demonstrate = Callable[[random.Random, Any], tuple[list[ChatMessage], str]]
@@ -94,6 +97,25 @@ def _params_as_state(task: Task, cfg: Any) -> dict[str, Any]:
     return dict(task.params)
 
 
+class NoConfig(BaseModel):
+    """The config section of a game that has no settings."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _FunctionSource:
+    """A TaskSource over a plain `tasks(rng, cfg) -> params` function: it adapts to nothing."""
+
+    def __init__(self, tasks: MakeTask, cfg: Any, seed: int) -> None:
+        self._tasks, self._cfg, self._rng = tasks, cfg, random.Random(seed)
+
+    def next_params(self) -> dict[str, JsonValue]:
+        return self._tasks(self._rng, self._cfg)
+
+    def observe(self, outcome: EpisodeOutcome) -> None:
+        pass
+
+
 class Game:
     """A game: its graph builder, task source, reward rules and optional evaluation."""
 
@@ -101,11 +123,12 @@ class Game:
         self,
         *,
         name: str,
-        description: str,
-        config_model: type[BaseModel],
         build: Build,
         score: Score,
-        task_source: MakeSource,
+        tasks: MakeTask | None = None,
+        task_source: MakeSource | None = None,
+        description: str = "",
+        config_model: type[BaseModel] = NoConfig,
         start: Start = _params_as_state,
         evaluate: Evaluate | None = None,
         demonstrations: Demonstrate | None = None,
@@ -119,7 +142,14 @@ class Game:
             raise GameError(f"game {name!r}: {e}") from None
         self.description = description
         self.config_model = config_model
-        self._build, self._score, self._source, self._start = build, score, task_source, start
+        if (tasks is None) == (task_source is None):
+            raise GameError(
+                f"game {name!r}: give `tasks` (a function (rng, cfg) -> task params) or "
+                "`task_source` (a factory (cfg, seed) -> TaskSource, for a curriculum that "
+                "adapts), exactly one"
+            )
+        self._tasks, self._source = tasks, task_source
+        self._build, self._score, self._start = build, score, start
         self._evaluate, self._demonstrations = evaluate, demonstrations
         self._ready = ready
 
@@ -152,11 +182,15 @@ class Game:
 
     def score(self, state: dict[str, Any], calls: Sequence[Call], cfg: Any) -> Scoring:
         """The reward rules, over the final state and every recorded call."""
-        return self._score(state, calls, cfg)
+        scored = self._score(state, calls, cfg)
+        return scored if isinstance(scored, Scoring) else Scoring(payouts=list(scored))
 
     def task_source(self, cfg: Any, seed: int = 0) -> TaskSource:
         """A fresh task source (each worker has its own, seeded differently)."""
-        return self._source(cfg, seed)
+        if self._source is not None:
+            return self._source(cfg, seed)
+        assert self._tasks is not None
+        return _FunctionSource(self._tasks, cfg, seed)
 
     async def evaluate(self, policy: Policy, cfg: Any) -> dict[str, float]:
         """Held-out figures of `policy` (e.g. solver accuracy per difficulty).

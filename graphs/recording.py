@@ -99,8 +99,16 @@ class RecordingPolicy:
     async def load_weights(self, data: bytes, version: int, format: WeightsFormat = "full") -> None:
         await self.inner.load_weights(data, version, format)
 
-    async def generate(self, prompt: Prompt, params: SamplingParams) -> Generation:
-        """Generate and record the call (for a game that calls the policy directly)."""
+    async def generate(
+        self, prompt: Prompt | str, params: SamplingParams | None = None
+    ) -> Generation:
+        """Generate and record the call (for a game that calls the policy directly).
+
+        A plain string is one user message; params default to `SamplingParams()`.
+        """
+        if isinstance(prompt, str):
+            prompt = [ChatMessage(role="user", content=prompt)]
+        params = params or SamplingParams()
         started, t0 = time.time(), time.perf_counter()
         generation = await self.inner.generate(prompt, params)
         messages = [m for m in prompt if isinstance(m, ChatMessage)]

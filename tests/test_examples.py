@@ -82,3 +82,30 @@ def test_sparring_graph_draws_the_example_loop(capsys: pytest.CaptureFixture[str
     assert main(["graph", str(GAME_FILE)]) == 0
     out = capsys.readouterr().out
     assert "graph TD;" in out and "check -.-> guess;" in out and "guess --> check;" in out
+
+
+REVERSE_FILE = GAME_FILE.parents[1] / "reverse" / "game.py"
+
+
+def _reverser(messages: list[ChatMessage]) -> str:
+    """Proposes '1234' cut to n digits (n > 4 gets junk); reverses only strings starting with 1."""
+    words = messages[-1].content.split()
+    if words[0] == "write":
+        return "1234"[: int(words[1])] if int(words[1]) <= 4 else "12x"
+    return words[1][::-1] if words[1].startswith("1") else words[1]
+
+
+async def test_the_minimal_proposer_solver_game_pays_both_roles_by_its_rules() -> None:
+    game = load_game(str(REVERSE_FILE))
+    cfg = game.config_model()
+    graph = game.build(Policies(default=ScriptedPolicy(_reverser)), cfg)
+    valid = await play_episode(game, graph, Task(run="t", game="reverse", params={"n": 3}), cfg)
+    solvers = [s for s in valid.samples if s.role == "solver"]
+    (proposer,) = [s for s in valid.samples if s.role == "proposer"]
+    assert valid.ok and len(solvers) == 4 and {s.reward for s in solvers} == {1.0}
+    # The roles' declared grouping made the groups: 4 solvers together, the proposer alone.
+    assert {s.group_size for s in solvers} == {4} and len({s.group_id for s in solvers}) == 1
+    assert proposer.reward == 0.0 and proposer.group_size == 1
+    junk = await play_episode(game, graph, Task(run="t", game="reverse", params={"n": 6}), cfg)
+    assert [(s.role, s.reward) for s in junk.samples] == [("proposer", -1.0)]
+    assert all(1 <= int(str(game.task_source(cfg, 3).next_params()["n"])) <= 6 for _ in range(9))

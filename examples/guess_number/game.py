@@ -8,7 +8,7 @@ turn by turn until the guess is right or the turns run out.
                            \\--right or out of turns--> END
 
 It also shows that a game need not use sparring's roles: the guess node calls its policy
-directly with the whole conversation, and the call is still recorded (with Role.SOLVER and the
+directly with the whole conversation, and the call is still recorded (as "solver", with the
 node name), because the policy came from `policies.for_role`. The reward is terminal: found at
 turn t of T pays 1 - (t - 1) / T to every guess of the episode. Every guess is its own group
 (they share one reward, so comparing them with each other would teach nothing), and the game
@@ -26,11 +26,18 @@ from typing import Annotated, Any, TypedDict
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from sparring.credit import RoleSpec
-from sparring.graphs import EpisodeOutcome, Game, Payout, Policies, Scoring
-from sparring.messages import ChatMessage, Role, Task, Verdict
-from sparring.policy import SamplingParams
-from sparring.roles import Call
+from sparring.graphs import (
+    Call,
+    ChatMessage,
+    Game,
+    Payout,
+    Policies,
+    RoleSpec,
+    SamplingParams,
+    Scoring,
+    Task,
+    Verdict,
+)
 
 
 class GuessConfig(BaseModel):
@@ -69,7 +76,7 @@ def feedback(guess: str, secret: int, cfg: GuessConfig) -> str:
 
 
 def build(policies: Policies, cfg: GuessConfig) -> Any:
-    solver = policies.for_role(Role.SOLVER)
+    solver = policies.for_role("solver")
 
     async def guess(state: GuessState) -> dict[str, Any]:
         messages = [rules(cfg), *state.get("history", [])]
@@ -108,28 +115,20 @@ def score(state: dict[str, Any], calls: Sequence[Call], cfg: GuessConfig) -> Sco
     turns, found = state["turns"], state["found"]
     reward = 1.0 - (turns - 1) / cfg.max_turns if found else 0.0
     reason = f"found in {turns} turns" if found else f"not found in {turns} turns"
-    guesses = [c for c in calls if c.role == Role.SOLVER]
+    guesses = [c for c in calls if c.role == "solver"]
     payouts = [
         Payout(call_id=c.id, reward=reward, reason=reason, group=f"guess{i}")
         for i, c in enumerate(guesses)
     ]
-    verdict = Verdict(role=Role.SOLVER, name="found", ok=found, reason=reason)
+    verdict = Verdict(role="solver", name="found", ok=found, reason=reason)
     return Scoring(
         payouts=payouts, verdicts=[verdict], stats={"found": float(found), "turns": float(turns)}
     )
 
 
-class SecretSource:
+def tasks(rng: random.Random, cfg: GuessConfig) -> dict[str, JsonValue]:
     """Uniform secrets; nothing to adapt."""
-
-    def __init__(self, cfg: GuessConfig, seed: int = 0) -> None:
-        self._cfg, self._rng = cfg, random.Random(seed)
-
-    def next_params(self) -> dict[str, JsonValue]:
-        return {"secret": self._rng.randint(self._cfg.low, self._cfg.high)}
-
-    def observe(self, outcome: EpisodeOutcome) -> None:
-        pass
+    return {"secret": rng.randint(cfg.low, cfg.high)}
 
 
 def demonstration(rng: random.Random, cfg: GuessConfig) -> tuple[list[ChatMessage], str]:
@@ -156,7 +155,7 @@ game = Game(
     build=build,
     start=start,
     score=score,
-    task_source=SecretSource,
+    tasks=tasks,
     demonstrations=demonstration,
-    roles={Role.SOLVER: RoleSpec(estimator="rae", grouping="call")},
+    roles={"solver": RoleSpec(estimator="rae", grouping="call")},
 )
