@@ -29,6 +29,7 @@ from sparring.bus import Bus, BusConfig, ObjectNotFoundError
 from sparring.config import RunConfig, WorkerConfig, load_config
 from sparring.errors import BusError
 from sparring.graphs import EpisodeOutcome, Game, Policies, load_game, play_episode
+from sparring.graphs.spanning import SpanGrouper
 from sparring.messages import Metric, PolicyVersion, Sample, Task
 from sparring.policy import Policy
 
@@ -96,6 +97,7 @@ class Worker:
         self._reload = reload  # loads the weights a PolicyVersion announces
         self._graph = game.build(Policies(default=policy), game_config)
         self._source = game.task_source(game_config, seed=config.seed)
+        self._spans = SpanGrouper(game.roles, prefix=name)  # roles grouped across episodes
         self._trainer_durable = trainer_durable
         self._room = asyncio.Event()
         self._room.set()
@@ -115,6 +117,8 @@ class Worker:
             async with asyncio.TaskGroup() as group:
                 for _ in range(self._config.concurrency):
                     group.create_task(self._play_loop(stop))
+            # Groups still spanning episodes close as they are: smaller, but complete.
+            await self._bus.publish_many(self._spans.flush())
         finally:
             for task in (watcher, reporter, pacer):
                 task.cancel()
@@ -157,7 +161,8 @@ class Worker:
             )
             self._source.observe(outcome)
             self._window.add(outcome)
-            await self._bus.publish_many([*outcome.samples, outcome.episode])
+            episode, ready = self._spans.add(outcome.samples, outcome.episode)
+            await self._bus.publish_many([*ready, episode])
 
     async def _watch_backlog(self, stop: asyncio.Event) -> None:
         """Open or close the gate for new episodes by the trainer's backlog, 4 times a second."""

@@ -67,3 +67,55 @@ async def test_a_good_reload_loads_the_announced_weights_and_keeps_playing(bus: 
     stop.set()
     await asyncio.wait_for(running, 30)
     assert policy.loaded == [(1, "full")]
+
+
+async def test_a_role_grouped_across_episodes_is_published_in_groups_spanning_them(
+    bus: Bus,
+) -> None:
+    from pathlib import Path
+
+    from sparring.credit import RoleSpec
+    from sparring.graphs import Game
+    from sparring.messages import Sample
+
+    reverse = load_game(str(Path(__file__).parents[1] / "examples" / "reverse" / "game.py"))
+    spanning = Game(
+        name="reverse",
+        build=reverse.build,
+        score=reverse.score,
+        tasks=lambda rng, cfg: {"n": 3},
+        roles={**reverse.roles, "solver": RoleSpec(grouping="episodes", span=2)},
+    )
+
+    def script(messages: list[object]) -> str:
+        text = messages[-1].content  # type: ignore[attr-defined]
+        return "123" if text.startswith("write") else str(len(text) % 2)
+
+    worker = Worker(
+        bus,
+        spanning,
+        spanning.config_model(),
+        ScriptedPolicy(script),  # type: ignore[arg-type]
+        WorkerConfig(concurrency=1),
+        "worker-0",
+        bus.run,
+        lambda pv: asyncio.sleep(0),  # type: ignore[arg-type]
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    await asyncio.sleep(1.0)
+    stop.set()
+    await asyncio.wait_for(running, 30)
+    consumer = await bus.consumer(Sample, durable="spans")
+    solvers = [
+        d.message for d in await consumer.fetch(1000, timeout=1) if d.message.role == "solver"
+    ]
+    groups: dict[str, list[Sample]] = {}
+    for s in solvers:
+        groups.setdefault(s.group_id, []).append(s)
+    assert len(groups) >= 2
+    for members in groups.values():
+        assert {s.group_size for s in members} == {len(members)}  # every group is complete
+        assert len({s.episode_id for s in members}) == len(members) // 4  # 4 solvers an episode
+    # All but the group flushed at stop span exactly two episodes.
+    assert sum(len({s.episode_id for s in m}) == 2 for m in groups.values()) >= len(groups) - 1
