@@ -26,3 +26,9 @@ def test_the_readme_commands_are_make_targets_and_ci_runs_the_test_one() -> None
         assert re.search(rf"^{command.split()[1]}:", makefile, flags=re.M), command
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_the_writing_a_game_page_counts_the_minimal_example_truly() -> None:
+    page = (ROOT / "docs" / "writing-a-game.md").read_text()
+    lines = len((ROOT / "examples" / "reverse" / "game.py").read_text().splitlines())
+    assert f"({lines} lines with its docstring)" in page and f"{lines} lines, against" in page
