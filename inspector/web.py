@@ -30,6 +30,7 @@ from sparring.errors import ConfigError
 from sparring.inspector._http import HttpServer, Request, Response, write_head
 from sparring.inspector.errors import PortInUseError
 from sparring.inspector.filters import EpisodeFilter
+from sparring.inspector.ledger import Ledger
 from sparring.inspector.source import connect, feed, open_run
 from sparring.inspector.store import Entry, EpisodeStore
 
@@ -50,10 +51,17 @@ class InspectorServer:
     """The page and its API over an `EpisodeStore`; `url` is set once started."""
 
     def __init__(
-        self, store: EpisodeStore, run: str, host: str = "127.0.0.1", port: int = 0
+        self,
+        store: EpisodeStore,
+        run: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        run_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.run = run
+        self.run_dir = run_dir
+        self._ledger = Ledger(run_dir / "trainer" / "trained.jsonl" if run_dir else None)
         self._http = HttpServer(self._route, host, port)
         self._static = _load_static()
         self._feeder: asyncio.Task[None] | None = None
@@ -109,7 +117,12 @@ class InspectorServer:
         entry = self.store.get(episode_id)
         if entry is None:
             return Response(404, b"no such episode (or no longer held): reload the page")
-        body = b'{"seq":%d,"episode":%s}' % (entry.seq, entry.episode.model_dump_json().encode())
+        trained = self._ledger.lookup([r.sample_id for r in entry.episode.rewards])
+        body = b'{"seq":%d,"trained":%s,"episode":%s}' % (
+            entry.seq,
+            json.dumps(trained).encode(),
+            entry.episode.model_dump_json().encode(),
+        )
         return Response(200, body, "application/json")
 
     async def _stream(self, request: Request, writer: asyncio.StreamWriter) -> Response | None:
@@ -122,7 +135,7 @@ class InspectorServer:
             return None
         with self.store.subscribe() as queue:
             last = await self._replay(writer, wanted)
-            status = self.store.error
+            status = (self.store.error, self.ended)
             while True:
                 try:
                     entry = await asyncio.wait_for(queue.get(), _HEARTBEAT_S)
@@ -133,8 +146,8 @@ class InspectorServer:
                         return None
                     if entry.seq > last and wanted.matches(entry.episode, entry.text):
                         writer.write(_event("episode", entry.summary, entry.seq))
-                if self.store.error != status:
-                    status = self.store.error
+                if (self.store.error, self.ended) != status:
+                    status = (self.store.error, self.ended)
                     writer.write(_event("status", self._status()))
                 await writer.drain()
 
@@ -150,7 +163,18 @@ class InspectorServer:
         return entries[-1].seq if entries else 0
 
     def _status(self) -> dict[str, Any]:
-        return {"run": self.run, "held": len(self.store), "error": self.store.error}
+        return {
+            "run": self.run,
+            "held": len(self.store),
+            "error": self.store.error,
+            "ended": self.ended,
+        }
+
+    @property
+    def ended(self) -> bool:
+        """The run has finished: its launcher removed `nats.url` when it stopped (unknown
+        without a run directory, e.g. a run on an external server: then never ended)."""
+        return self.run_dir is not None and not (self.run_dir / "nats.url").exists()
 
 
 def _event(name: str, data: dict[str, Any], seq: int | None = None) -> bytes:
@@ -169,14 +193,14 @@ def _load_static() -> dict[str, tuple[bytes, str]]:
 
 
 async def serve_inspector(
-    bus_url: str, run: str, host: str = "127.0.0.1", port: int = 0
+    bus_url: str, run: str, host: str = "127.0.0.1", port: int = 0, run_dir: Path | None = None
 ) -> InspectorServer:
     """Serve the inspector for `run` on host:port (0 = any free port), following the bus live.
 
     Raises a BusError subclass if NATS cannot be reached, PortInUseError if the port is taken.
     """
     bus = await connect(bus_url, run)
-    server = InspectorServer(EpisodeStore(), run, host, port)
+    server = InspectorServer(EpisodeStore(), run, host, port, run_dir)
     try:
         await server.start()
     except BaseException:
@@ -189,13 +213,16 @@ async def serve_inspector(
 def main(args: argparse.Namespace) -> int:
     """`sparring inspect`: serve the page until Ctrl-C."""
     wanted = EpisodeFilter.from_args(args)
-    asyncio.run(_serve_until_stopped(args, wanted))
+    run_dir = Path(args.run) if Path(args.run).is_dir() else None  # for the ledger and "ended"
+    asyncio.run(_serve_until_stopped(args, wanted, run_dir))
     return 0
 
 
-async def _serve_until_stopped(args: argparse.Namespace, wanted: EpisodeFilter) -> None:
+async def _serve_until_stopped(
+    args: argparse.Namespace, wanted: EpisodeFilter, run_dir: Path | None
+) -> None:
     async with open_run(args.run, args.nats) as (bus_url, run):
-        server = await serve_inspector(bus_url, run, port=args.port)
+        server = await serve_inspector(bus_url, run, port=args.port, run_dir=run_dir)
         query = urlencode(wanted.query())
         print(f"sparring inspector for run '{run}': {server.url}{'?' + query if query else ''}")
         print("Ctrl-C stops it.", flush=True)

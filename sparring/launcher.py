@@ -164,9 +164,12 @@ class Launcher:
         from sparring.inspector import serve_inspector
 
         try:
-            server = await serve_inspector(url, self.run, port=self.config.loop.inspector_port)
+            server = await serve_inspector(
+                url, self.run, port=self.config.loop.inspector_port, run_dir=self.run_dir
+            )
         except OSError:
-            server = await serve_inspector(url, self.run, port=0)  # the default port is taken
+            # the default port is taken: any free one
+            server = await serve_inspector(url, self.run, port=0, run_dir=self.run_dir)
         stack.push_async_callback(server.close)
         self.console.print(f"[bold green]inspector:[/] {server.url}")
 

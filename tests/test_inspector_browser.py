@@ -106,7 +106,7 @@ async def test_filters_narrow_the_list_and_live_arrivals_respect_them(
     await expect(page.locator(".episode")).to_have_count(3)
     await page.fill("#f-game", "search")
     await expect(page.locator(".episode")).to_have_count(2)
-    await page.select_option("#f-verdict", "solved")
+    await page.fill("#f-verdict", "solved")
     await expect(page.locator(".episode")).to_have_count(1)
     assert "seed 300" in (await _rows(page))[0]
     assert "verdict=solved" in page.url and "game=search" in page.url
@@ -116,7 +116,7 @@ async def test_filters_narrow_the_list_and_live_arrivals_respect_them(
     await expect(page.locator(".episode")).to_have_count(2)
     assert "seed 500" in (await _rows(page))[0]
     await page.fill("#f-search", "SEED 200")
-    await page.select_option("#f-verdict", "")
+    await page.fill("#f-verdict", "")
     await expect(page.locator(".episode")).to_have_count(1)
     assert "seed 200" in (await _rows(page))[0]
     await page.click("#f-clear")
@@ -139,7 +139,9 @@ async def test_an_opened_episode_reads_as_a_conversation_with_tools_verdicts_and
     assert await page.locator(".verdict.ok").count() == 3  # valid proposal + two solved
     assert "exact match with '1843'" in await page.locator(".verdicts").inner_text()
     assert await page.locator("table.rewards tbody tr").count() == 4
-    assert "0.333" in await page.locator("table.rewards").inner_text()  # an advantage
+    # Nothing trained it (no trainer here): the advantage column says so, not a guess.
+    advantages = await page.locator("table.rewards tbody td:nth-child(3)").all_inner_texts()
+    assert advantages == ["–"] * 4
     await page.click("[data-tab=compare]")
     assert await page.locator(".columns > .turn").count() == 3
     await page.click("[data-tab=graph]")
@@ -161,3 +163,31 @@ async def test_html_and_script_in_an_agent_message_show_as_text_and_never_run(
     await page.click("[data-tab=raw]")
     assert await page.evaluate("window.__pwned") is None
     assert await page.locator("#detail img, #detail script, #detail b").count() == 0
+
+
+async def test_the_trainers_advantage_shows_from_its_ledger_and_a_finished_run_says_ended(
+    browser: Any, bus: Bus, nats_url: str, run_name: str, tmp_path: Any
+) -> None:
+    import json
+
+    episode = example_episode(run_name, solved=[True, False, True])
+    solver = [r.sample_id for r in episode.rewards if r.role == "solver"]
+    (tmp_path / "trainer").mkdir()
+    line = {"step": 7, "sample_ids": solver, "advantages": [0.707, -1.414, 0.707]}
+    (tmp_path / "trainer" / "trained.jsonl").write_text(json.dumps(line) + "\n")
+    server = await serve_inspector(nats_url, run_name, run_dir=tmp_path)  # no nats.url: ended
+    context = await browser.new_context()
+    try:
+        p = await context.new_page()
+        p.set_default_timeout(5_000)
+        await bus.publish(episode)
+        await p.goto(server.url)
+        await p.wait_for_selector("#live[data-state=ended]")
+        await p.click(f".episode[data-id='{episode.id}']")
+        await p.wait_for_selector(".turn")
+        text = await p.locator("table.rewards").inner_text()
+        assert "-1.414" in text and "0.707" in text  # what GRPO used, not r - mean
+        assert (await p.locator("#live").inner_text()) == "ended"
+    finally:
+        await context.close()
+        await server.close()

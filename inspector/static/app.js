@@ -17,6 +17,8 @@ const state = {
   episode: null, // the open episode (full)
   tab: "conversation",
   games: new Set(),
+  roles: new Set(),
+  verdictNames: new Set(),
 };
 
 // ---------- DOM helpers (text only, never HTML) ----------
@@ -99,8 +101,8 @@ function connect() {
   const source = new EventSource(`/api/stream?${keep}`);
   state.source = source;
   setLive("connecting");
-  source.addEventListener("open", () => setLive("live"));
-  source.addEventListener("error", () => setLive("reconnecting"));
+  source.addEventListener("open", () => { if (!state.ended) setLive("live"); });
+  source.addEventListener("error", () => { if (!state.ended) setLive("reconnecting"); });
   source.addEventListener("episode", (ev) => {
     state.pending.push(JSON.parse(ev.data));
     scheduleDraw();
@@ -115,15 +117,23 @@ function connect() {
 
 function setLive(what) {
   const el = $("live");
+  state.ended = what === "ended";  // a finished run stays "ended", whatever the stream does
   el.dataset.state = what;
   el.textContent = what;
 }
 
 function showStatus(status) {
   $("run").textContent = status.run || "";
+  if (status.ended) setLive("ended");
   const box = $("status");
   box.hidden = !status.error;
   box.textContent = status.error || "";
+}
+
+function remember(list, seen, value) {
+  if (seen.has(value)) return;
+  seen.add(value);
+  $(list).append(h("option", { value }));
 }
 
 let drawScheduled = false;
@@ -146,9 +156,12 @@ function drawPending() {
     if (state.ready) row.classList.add("fresh");
     state.rows.set(summary.id, row);
     fragment.append(row);
-    if (!state.games.has(summary.game)) {
-      state.games.add(summary.game);
-      $("games").append(h("option", { value: summary.game }));
+    remember("games", state.games, summary.game);
+    // Whatever roles and verdicts a game has become suggestions in the filter boxes.
+    for (const role of summary.roles) remember("roles", state.roles, role);
+    for (const v of summary.verdicts) {
+      remember("verdicts", state.verdictNames, v.name);
+      remember("verdicts", state.verdictNames, `!${v.name}`);
     }
   }
   state.pending = [];
@@ -199,25 +212,19 @@ async function openEpisode(id) {
   const data = await response.json();
   if (state.selected !== id) return; // another episode was opened meanwhile
   state.episode = data.episode;
+  state.trained = data.trained || {};
   renderEpisode();
 }
 
 function rewardsBySample(ep) {
+  // The advantage the trainer trained each sample with, from its ledger (`trained`); a sample
+  // it has not trained (yet, or ever: no signal, too stale) has none.
+  const trained = state.trained || {};
   const bySample = new Map();
-  const groups = new Map();
   for (const r of ep.rewards) {
-    bySample.set(r.sample_id, r);
-    if (!groups.has(r.group_id)) groups.set(r.group_id, []);
-    groups.get(r.group_id).push(r.reward);
-  }
-  // Group-relative advantage (r - group mean), as GRPO/RLOO-style estimators start from; only
-  // when the group has several members in this episode. The trainer's own estimator may differ.
-  for (const r of ep.rewards) {
-    const group = groups.get(r.group_id);
-    if (group.length > 1) {
-      const mean = group.reduce((a, b) => a + b, 0) / group.length;
-      bySample.set(r.sample_id, { ...r, advantage: r.reward - mean });
-    }
+    const t = trained[r.sample_id];
+    const advantage = t && t.advantage !== null && t.advantage !== undefined ? t.advantage : undefined;
+    bySample.set(r.sample_id, { ...r, advantage, step: t ? t.step : undefined });
   }
   return bySample;
 }
@@ -298,7 +305,7 @@ function outcome(ep) {
     h("tr", {},
       h("td", {}, roleBadge(r.role)),
       h("td", { class: `num ${rewardClass(r.reward)}` }, fmtNum(r.reward)),
-      h("td", { class: "num" }, r.advantage === undefined ? "–" : fmtNum(r.advantage)),
+      h("td", { class: "num", title: r.step === undefined ? "not trained (yet)" : `trained at step ${r.step}` }, r.advantage === undefined ? "–" : fmtNum(r.advantage)),
       h("td", { class: "mono dim" }, r.group_id.slice(-8)),
       h("td", { class: "mono dim" }, r.sample_id.slice(-8)),
       h("td", {}, r.reason)));
@@ -307,7 +314,7 @@ function outcome(ep) {
       verdicts.length ? h("ul", { class: "verdicts" }, verdicts) : h("p", { class: "dim" }, "No checked verdicts.")),
     h("div", {}, h("h3", {}, "Rewards"),
       rows.length ? h("table", { class: "rewards" },
-        h("thead", {}, h("tr", {}, ["role", "reward", "r − group mean", "group", "sample", "why"].map((c) => h("th", {}, c)))),
+        h("thead", {}, h("tr", {}, ["role", "reward", "advantage", "group", "sample", "why"].map((c) => h("th", {}, c)))),
         h("tbody", {}, rows)) : h("p", { class: "dim" }, "No rewards assigned.")));
 }
 
@@ -331,7 +338,7 @@ function turnCard(turn, i, rewards, verdicts, compact = false) {
       h("span", { class: "dim" }, fmtSeconds(turn.duration_s)),
       vs.map((v) => h("span", { class: `badge ${v.ok ? "ok" : "bad"}`, title: v.reason }, `${v.name} ${v.ok ? "✓" : "✗"}`)),
       r ? h("span", { class: `reward ${rewardClass(r.reward)}`, title: r.reason }, `reward ${fmtNum(r.reward)}`) : null,
-      r && r.advantage !== undefined ? h("span", { class: "dim", title: "reward minus its group's mean" }, `adv ${fmtNum(r.advantage)}`) : null),
+      r && r.advantage !== undefined ? h("span", { class: "dim", title: `the trainer's advantage (step ${r.step})` }, `adv ${fmtNum(r.advantage)}`) : null),
     compact || !prompt.length ? null : h("details", { class: "prompt" },
       h("summary", {}, `Prompt · ${prompt.length} message${prompt.length > 1 ? "s" : ""}`,
         h("span", { class: "preview" }, preview(prompt[prompt.length - 1].content))),
