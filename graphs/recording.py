@@ -18,11 +18,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from langgraph.config import get_config
-from pydantic import JsonValue
 
-from sparring.messages import ChatMessage, ToolCall, role_name
+from sparring.messages import ChatMessage, role_name
 from sparring.policy.base import Generation, Policy, Prompt, SamplingParams, WeightsFormat
-from sparring.roles.call import Call
+from sparring.roles.call import Call, record
 
 __all__ = ["Recorder", "RecordingPolicy", "current_recorder", "recording"]
 
@@ -112,33 +111,15 @@ class RecordingPolicy:
         started, t0 = time.time(), time.perf_counter()
         generation = await self.inner.generate(prompt, params)
         messages = [m for m in prompt if isinstance(m, ChatMessage)]
-        self.record(messages, generation, started_at=started, duration_s=time.perf_counter() - t0)
+        duration = time.perf_counter() - t0
+        record(self, self.role, messages, generation, started_at=started, duration_s=duration)
         return generation
 
-    def record(
-        self,
-        messages: Sequence[ChatMessage],
-        generation: Generation,
-        *,
-        started_at: float,
-        duration_s: float,
-        parsed: JsonValue = None,
-        loss_mask: list[int] | None = None,
-        tool_calls: Sequence[ToolCall] = (),
-    ) -> Call:
-        call = Call(
-            role=self.role,
-            node=_node_name(),
-            messages=list(messages),
-            generation=generation,
-            parsed=parsed,
-            trainable=self.trainable,
-            loss_mask=loss_mask,
-            tool_calls=list(tool_calls),
-            started_at=started_at,
-            duration_s=duration_s,
+    def keep(self, call: Call) -> Call:
+        kept = call.model_copy(
+            update={"role": self.role, "node": _node_name(), "trainable": self.trainable}
         )
         recorder = _CURRENT.get()
         if recorder is not None:
-            recorder.add(call)
-        return call
+            recorder.add(kept)
+        return kept

@@ -73,18 +73,9 @@ class CallRecorder(Protocol):
         """The policy underneath: generating on it records nothing."""
         ...
 
-    def record(
-        self,
-        messages: Sequence[ChatMessage],
-        generation: Generation,
-        *,
-        started_at: float,
-        duration_s: float,
-        parsed: JsonValue = None,
-        loss_mask: list[int] | None = None,
-        tool_calls: Sequence[ToolCall] = (),
-    ) -> Call:
-        """Make the Call (with the wrapper's role, node and trainability) and keep it."""
+    def keep(self, call: Call) -> Call:
+        """Keep `call` for the episode as the wrapper's (its role, graph node, trainability);
+        returns the kept record, the only one there is."""
         ...
 
 
@@ -107,17 +98,7 @@ def record(
 ) -> Call:
     """The one Call record of a role step: kept by `policy` if it records (its role wins), or
     made here with `role` for a bare policy."""
-    if isinstance(policy, CallRecorder):
-        return policy.record(
-            messages,
-            generation,
-            started_at=started_at,
-            duration_s=duration_s,
-            parsed=parsed,
-            loss_mask=loss_mask,
-            tool_calls=tool_calls,
-        )
-    return Call(
+    call = Call(
         role=role,
         messages=list(messages),
         generation=generation,
@@ -127,6 +108,7 @@ def record(
         loss_mask=loss_mask,
         tool_calls=list(tool_calls),
     )
+    return policy.keep(call) if isinstance(policy, CallRecorder) else call
 
 
 def parsed_json(result: BaseModel) -> JsonValue:
