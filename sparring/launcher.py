@@ -11,6 +11,7 @@ Run directory:
     config.yaml  resolved config        nats/      JetStream store (streams, KV, weights)
     metrics.jsonl every metric          plots/     learning curves (PNG)
     logs/        one log per process    trainer/   checkpoints
+    initial_model  the model the run started from (`model/` when its warm-up was not cached)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -110,9 +112,7 @@ class Launcher:
         self.console.print(f"[bold]run[/] {self.run}  ->  {self.run_dir}")
         changed = self.config.model_dump(mode="json", exclude_defaults=True)
         self.console.print(f"config (full: {self.run_dir / 'config.yaml'}): {json.dumps(changed)}")
-        model = await asyncio.to_thread(
-            ensure_model, self.config.policy, game, game_config, self.console.print
-        )
+        model = await asyncio.to_thread(self._initial_model, game, game_config)
 
         async with contextlib.AsyncExitStack() as stack:
             url = self.nats_url
@@ -134,6 +134,25 @@ class Launcher:
             evaluator = Evaluator(bus, game, game_config, model, self.config, self.run)
             return await self._watch(bus, evaluator)
         return 1
+
+    def _initial_model(self, game: Any, game_config: Any) -> str:
+        """The model the run started from: a resumed run keeps it (an uncached warm-up is not
+        redone, and the checkpoint's weights belong to that model), a new run makes sure of one
+        and writes down which."""
+        record = self.run_dir / "initial_model"
+        if record.exists():
+            model = record.read_text().strip()
+            if Path(model).is_dir() or self.config.policy.model == model:
+                self.console.print(f"model: the run's own {model}")
+                return model
+        model = ensure_model(self.config.policy, game, game_config, self.console.print)
+        if model.endswith(".unready"):  # not cached, and the next run replaces it: keep a copy
+            own = self.run_dir / "model"
+            shutil.rmtree(own, ignore_errors=True)
+            shutil.copytree(model, own)
+            model = str(own)
+        record.write_text(model + "\n")
+        return model
 
     async def _start_children(self, url: str, model: str) -> None:
         trainer_cmd = [
