@@ -21,7 +21,10 @@ from sparring.graphs.game import Game
 
 __all__ = ["BUILTIN_GAMES", "builtin_games", "load_game"]
 
-BUILTIN_GAMES: dict[str, str] = {"arith": "sparring.graphs.arith:game"}
+BUILTIN_GAMES: dict[str, str] = {
+    "arith": "sparring.graphs.arith:game",
+    "kuhn_poker": "sparring.graphs.kuhn_poker:game",
+}
 """Name -> `module:attr` of the games sparring ships."""
 
 

@@ -1,0 +1,226 @@
+"""Kuhn Poker on scripted policies: rules, parser, scoring, the graph, exact evaluation."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from sparring.cli import main
+from sparring.errors import GameError
+from sparring.graphs import EpisodeOutcome, Policies, load_game, play_episode
+from sparring.graphs.kuhn_poker import KuhnConfig, expected, heuristic, uniform
+from sparring.graphs.kuhn_poker.heldout import Strategy
+from sparring.graphs.kuhn_poker.rules import (
+    CARDS,
+    DEALS,
+    HISTORIES,
+    chips,
+    forfeit,
+    legal_moves,
+    parse_move,
+)
+from sparring.messages import ChatMessage, Task
+from sparring.policy import ScriptedPolicy
+
+GAME = load_game("kuhn_poker")
+CFG = KuhnConfig()
+
+
+def _seat_script(strategy: dict[str, str]) -> ScriptedPolicy:
+    """Answers by the history in the prompt ("kuhn card K history cb" -> strategy["cb"])."""
+
+    def script(messages: list[ChatMessage]) -> str:
+        history = messages[-1].content.split("history")[1].strip()
+        return strategy[history]
+
+    return ScriptedPolicy(script)
+
+
+def _by_card(moves: dict[tuple[str, str], str]) -> ScriptedPolicy:
+    def script(messages: list[ChatMessage]) -> str:
+        words = messages[-1].content.split()
+        return moves[(words[2], words[4] if len(words) > 4 else "")]
+
+    return ScriptedPolicy(script)
+
+
+CHECK_CALL = _seat_script({"": "c", "c": "c", "b": "c", "cb": "c"})
+BET_FOLD = _seat_script({"": "b", "c": "b", "b": "f", "cb": "f"})
+
+
+async def _play(policy: ScriptedPolicy, cards: list[str]) -> EpisodeOutcome:
+    graph = GAME.build(Policies(default=policy), CFG)
+    task = Task(run="t", game="kuhn_poker", params={"cards": list(cards)})
+    return await play_episode(GAME, graph, task, CFG, worker="w0")
+
+
+def test_every_terminal_history_pays_the_right_chips() -> None:
+    # player_0 holds the higher card: showdowns pay the pot's half, folds the folder's stake.
+    assert chips(("K", "J"), "cc") == 1
+    assert chips(("K", "J"), "bc") == 2
+    assert chips(("K", "J"), "cbc") == 2
+    assert chips(("J", "K"), "cc") == -1
+    assert chips(("J", "K"), "bc") == -2
+    assert chips(("J", "K"), "cbc") == -2
+    for cards in DEALS:  # a fold pays 1 to the bettor whatever the cards
+        assert chips(cards, "bf") == 1
+        assert chips(cards, "cbf") == -1
+    with pytest.raises(ValueError, match="not the end"):
+        chips(("K", "J"), "cb")
+
+
+def test_an_illegal_move_forfeits_what_the_seat_put_in() -> None:
+    assert forfeit("", 0) == -1 and forfeit("c", 1) == 1
+    assert forfeit("b", 1) == 1  # player_1 had only the ante in when it failed to answer
+    assert forfeit("cb", 0) == -1
+
+
+def test_legal_moves_are_check_bet_before_a_bet_and_call_fold_after() -> None:
+    assert [legal_moves(h) for h in HISTORIES] == ["cb", "cb", "cf", "cf"]
+    with pytest.raises(ValueError):
+        legal_moves("cc")
+
+
+@pytest.mark.parametrize(
+    "text", ["", " ", "cc", "C", "check", "b\nb", "x", "f", "\u00e9", "c b", "bc", "1"]
+)
+def test_the_parser_takes_exactly_one_legal_letter_and_nothing_else(text: str) -> None:
+    assert parse_move(text, "") is None
+
+
+def test_the_parser_strips_whitespace_and_knows_the_history() -> None:
+    assert parse_move(" b\n", "") == "b"
+    assert parse_move("f", "b") == "f" and parse_move("b", "b") is None
+    assert parse_move("c", "cb") == "c"
+
+
+async def test_a_hand_is_played_to_a_showdown_and_every_move_is_paid_its_seats_sign() -> None:
+    outcome = await _play(CHECK_CALL, ["J", "K"])
+    assert outcome.ok
+    rewards = {s.role: s.reward for s in outcome.samples}
+    assert len(outcome.samples) == 2 and rewards == {"player_0": -1.0, "player_1": 1.0}
+    assert outcome.episode.stats["chips/player_0"] == -1.0
+    assert outcome.episode.stats["illegal"] == 0.0
+    won = {v.role: v.ok for v in outcome.episode.verdicts if v.name == "won"}
+    assert won == {"player_0": False, "player_1": True}
+
+
+async def test_a_bet_and_a_call_pay_every_move_and_seats_get_opposite_rewards() -> None:
+    policy = _seat_script({"": "c", "c": "b", "cb": "c", "b": "c"})
+    outcome = await _play(policy, ["K", "Q"])
+    assert [s.role for s in outcome.samples] == ["player_0", "player_1", "player_0"]
+    assert [s.reward for s in outcome.samples] == [1.0, -1.0, 1.0]
+    assert outcome.episode.stats["chips/player_0"] == 2.0
+
+
+async def test_a_fold_loses_the_hand_for_the_folder() -> None:
+    outcome = await _play(BET_FOLD, ["J", "K"])  # player_0 bets, player_1 folds its K
+    assert [s.reward for s in outcome.samples] == [1.0, -1.0]
+    assert outcome.episode.stats["chips/player_0"] == 1.0
+
+
+async def test_an_illegal_move_loses_the_hand_with_a_verdict() -> None:
+    policy = _seat_script({"": "c", "c": "f", "b": "c", "cb": "c"})  # player_1 folds to a check
+    outcome = await _play(policy, ["J", "K"])  # ... holding the best card: it still loses
+    assert [s.reward for s in outcome.samples] == [1.0, -1.0]
+    assert outcome.episode.stats == {"chips/player_0": 1.0, "illegal": 1.0}
+    (bad,) = [v for v in outcome.episode.verdicts if v.name == "legal_move"]
+    assert bad.role == "player_1" and not bad.ok
+    assert bad.sample_id == outcome.samples[1].id
+
+
+async def test_a_malformed_first_move_ends_the_hand_at_once() -> None:
+    outcome = await _play(ScriptedPolicy(lambda m: "raise"), ["K", "J"])
+    assert [(s.role, s.reward) for s in outcome.samples] == [("player_0", -1.0)]
+    assert outcome.episode.stats["chips/player_0"] == -1.0
+
+
+def test_a_task_must_be_two_distinct_cards() -> None:
+    for bad in ({"cards": ["K", "K"]}, {"cards": ["K"]}, {"cards": ["A", "K"]}, {}):
+        with pytest.raises(GameError, match="two distinct"):
+            GAME.start(Task(run="t", game="kuhn_poker", params=bad), CFG)
+
+
+def test_deals_are_two_distinct_cards_and_cover_all_six() -> None:
+    source = GAME.task_source(CFG, seed=3)
+    seen = set()
+    for _ in range(200):
+        cards = source.next_params()["cards"]
+        assert isinstance(cards, list)
+        seen.add((str(cards[0]), str(cards[1])))
+    assert seen == set(DEALS)
+
+
+def test_the_seats_are_credited_against_their_own_baselines() -> None:
+    assert set(GAME.roles) == {"player_0", "player_1"}
+    assert {(s.estimator, s.grouping) for s in GAME.roles.values()} == {("rae", "call")}
+
+
+def test_the_exact_values_match_a_hand_computed_always_check_call() -> None:
+    always_c = _strategy({(c, h): "c" for c in CARDS for h in HISTORIES})
+    # v random, either seat: each deal pays +-1 (check-check) or +-2 (bet-call), 1/2 each; the
+    # signs cancel over the six deals and half of them are won.
+    assert expected(always_c, uniform, 0) == pytest.approx((0.0, 0.5))
+    assert expected(always_c, uniform, 1) == pytest.approx((0.0, 0.5))
+    # v heuristic, seat 0: JQ -1, JK -2, QJ +1, QK -2, KJ +1, KQ +1 -> -2/6, won 3 of 6.
+    assert expected(always_c, heuristic, 0) == pytest.approx((-1 / 3, 0.5))
+    # seat 1 (opponent first, betting K): JQ +1, JK +1, QJ -1, QK +1, KJ -2, KQ -2 -> -2/6.
+    assert expected(always_c, heuristic, 1) == pytest.approx((-1 / 3, 0.5))
+
+
+def _strategy(moves: dict[tuple[str, str], str]) -> Strategy:
+    return lambda card, history: {moves[(card, history)]: 1.0}
+
+
+async def test_evaluate_is_exact_for_a_scripted_bet_fold_policy() -> None:
+    policy = _seat_script({"": "b", "c": "b", "b": "f", "cb": "f"})
+    figures = await GAME.evaluate(policy, CFG)
+    # seat 0 v random: bet; a call (1/2) is a showdown for +-2 (cancels over deals), a fold
+    # (1/2) pays +1: 0.5 chips, won 1/2 + 1/2 * 1/2 = 0.75.
+    assert figures["chips/random/seat0"] == pytest.approx(0.5)
+    assert figures["win_rate/random/seat0"] == pytest.approx(0.75)
+    # seat 0 v heuristic: bet; K calls (lose 2), Q calls, J folds. JQ -2, JK -2, QJ +1, QK -2,
+    # KJ +1, KQ +2 -> -2/6, won 3 of 6.
+    assert figures["chips/heuristic/seat0"] == pytest.approx(-1 / 3)
+    assert figures["win_rate/heuristic/seat0"] == pytest.approx(0.5)
+    # seat 1 v heuristic: K bets and bet_fold folds (-1); J and Q check, bet_fold bets, J folds
+    # (+1), Q calls. JQ +1, JK +1, QJ -2, QK +2, KJ -1, KQ -1 -> 0, won 3 of 6.
+    assert figures["chips/heuristic/seat1"] == pytest.approx(0.0)
+    assert figures["win_rate/heuristic/seat1"] == pytest.approx(0.5)
+    assert figures["legal"] == 1.0
+    assert len(policy.calls) == 12  # one greedy call per information set
+
+
+async def test_an_illegal_policy_loses_every_hand_and_is_not_ready() -> None:
+    policy = ScriptedPolicy(lambda m: "x")
+    figures = await GAME.evaluate(policy, CFG)
+    assert figures["legal"] == 0.0
+    assert figures["win_rate/random/seat0"] == 0.0 and figures["win_rate/heuristic/seat1"] == 0.0
+    assert figures["chips/random/seat0"] == -1.0 and figures["chips/random/seat1"] == -1.0
+    assert not await GAME.ready(policy, CFG)
+    assert await GAME.ready(CHECK_CALL, CFG)
+
+
+async def test_ready_needs_the_share_of_legal_info_sets() -> None:
+    moves = {(c, h): "c" for c in CARDS for h in HISTORIES}
+    moves[("J", "")] = "f"  # one of 12 illegal: 11/12 = 0.917 < 0.95
+    assert not await GAME.ready(_by_card(moves), CFG)
+    assert await GAME.ready(_by_card(moves), KuhnConfig(ready_legal=0.9))
+
+
+def test_demonstrations_are_legal_moves_at_every_reachable_state() -> None:
+    rng, seen = random.Random(0), set()
+    for _ in range(400):
+        messages, move = GAME.demonstrations(rng, CFG)
+        (message,) = messages
+        history = message.content.split("history")[1].strip()
+        assert parse_move(move, history) == move
+        seen.add((message.content, move))
+    assert len(seen) == 24  # 12 information sets x 2 legal moves
+
+
+def test_sparring_graph_draws_the_move_rules_loop(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", "kuhn_poker"]) == 0
+    out = capsys.readouterr().out
+    assert "graph TD;" in out and "move --> rules;" in out and "rules -.-> move;" in out
