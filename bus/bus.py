@@ -297,7 +297,7 @@ async def _connect(url: str, config: BusConfig, name: str) -> Any:
         if nc.is_connected:
             log.warning("NATS: %s", _reason(e))
         else:
-            errors[-3:] = [*errors[-2:], e]
+            errors[:] = [*errors[-15:], e]
 
     async def on_disconnect() -> None:
         if not (nc.is_closed or nc.is_draining):
@@ -315,8 +315,18 @@ async def _connect(url: str, config: BusConfig, name: str) -> Any:
         )
     except (TimeoutError, OSError, nats.errors.Error) as e:
         await nc.close()
-        raise ConnectError(url, _reason(errors[-1] if errors else e)) from e
+        raise ConnectError(url, _reason(_telling(errors) or e)) from e
     return nc
+
+
+def _telling(errors: list[BaseException]) -> BaseException | None:
+    """The error that best says why the first connection failed.
+
+    A server that refuses credentials sends its reason and then closes the socket, so the last
+    error is often a bare "connection reset"; the server's own word is the one to show.
+    """
+    said = [e for e in errors if isinstance(e, nats.errors.Error)]
+    return said[-1] if said else (errors[-1] if errors else None)
 
 
 async def _ensure_stream(js: Any, cfg: api.StreamConfig) -> None:
