@@ -5,7 +5,9 @@ every ack into a PubAck; for 10 KB samples that is most of the client's time per
 batch shares one reply prefix (`<inbox>.<batch>.<index>`), an ack only ticks a counter (its JSON
 is parsed only when it carries an error), and at most `window` messages are in flight. Messages
 whose ack does not come in time are published again with the same Nats-Msg-Id, which JetStream
-drops as duplicates if the first try was stored: a retry is never a second copy.
+drops as duplicates if the first try was stored: a retry is never a second copy. A batch that
+fails while the connection is down raises ConnectionLostError (the server is gone), not the
+PublishError that says a retry is safe.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sparring.bus.errors import PublishError
+from sparring.bus.errors import ConnectionLostError, PublishError
 
 __all__ = ["Outgoing", "Publisher"]
 
@@ -77,12 +79,18 @@ class Publisher:
                 break
             else:
                 subject = items[todo[0]][0]
-                raise PublishError(subject, f"{len(todo)} of {len(items)} messages not acked")
+                raise self.failure(subject, f"{len(todo)} of {len(items)} messages not acked")
             if batch.errors:
                 i, reason = next(iter(batch.errors.items()))
                 raise PublishError(items[i][0], f"{len(batch.errors)} refused, first: {reason}")
         finally:
             del self._batches[key]
+
+    def failure(self, subject: str, reason: str) -> PublishError:
+        """The error of a failed publish: ConnectionLostError while the server is away."""
+        if not self._nc.is_connected:
+            return ConnectionLostError(subject, reason)
+        return PublishError(subject, reason)
 
     async def _send(
         self, key: str, batch: _Batch, items: Sequence[Outgoing], todo: Sequence[int]

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sparring.bus._codec import decode, encode
 from sparring.bus._names import POLICY_KEY, RunNames
 from sparring.bus.config import BusConfig
-from sparring.bus.errors import ObjectNotFoundError, PublishError, SetupError
+from sparring.bus.errors import BusError, ObjectNotFoundError, PublishError, SetupError
 from sparring.errors import MessageError
 from sparring.messages import PolicyVersion
 
@@ -116,6 +116,8 @@ class Store:
             entry = await self._kv.get(POLICY_KEY)
         except nats.js.errors.KeyNotFoundError:
             return None
+        except (nats.errors.Error, nats.js.errors.Error) as e:  # a raw TimeoutError ended runs
+            raise BusError(f"could not read the policy version: {type(e).__name__}: {e}") from e
         return self._read(entry)
 
     async def watch_policy(self) -> AsyncIterator[PolicyVersion]:

@@ -61,6 +61,11 @@ class Bus:
     def run(self) -> str:
         return self.names.run
 
+    @property
+    def connected(self) -> bool:
+        """Whether the connection to NATS is up now (False while reconnecting)."""
+        return bool(self._nc.is_connected)
+
     @classmethod
     async def connect(
         cls,
@@ -128,7 +133,7 @@ class Bus:
         try:
             await self._publisher.publish(out)
         except (nats.errors.Error, nats.js.errors.Error) as e:
-            raise PublishError(out[0][0], _reason(e)) from e
+            raise self._publisher.failure(out[0][0], _reason(e)) from e
 
     # -- consuming ------------------------------------------------------------------------
 
@@ -205,10 +210,23 @@ class Bus:
                 try:
                     yield decode(msg.data, kind)
                 except MessageError as e:
-                    seq = int(msg.metadata.sequence.stream)
-                    await dead_letter(self._js, self.names, stream, seq, msg.subject, "follow", e)
+                    await self._dead_letter(stream, msg, e)
         finally:
             await sub.unsubscribe()
+
+    async def _dead_letter(self, stream: str, msg: Any, error: MessageError) -> None:
+        """A follower's dead letter; one it cannot store is logged, never the follower's end."""
+        seq = int(msg.metadata.sequence.stream)
+        try:
+            await dead_letter(
+                self._js, self.names, stream, seq, msg.subject, "follow", error, self._max_payload
+            )
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            log.error("could not dead-letter %s seq %d: %s", stream, seq, _reason(e))
+
+    @property
+    def _max_payload(self) -> int:
+        return int(self._nc.max_payload)
 
     async def dead_letters(self) -> list[DeadLetter]:
         """Every dead letter of this run, oldest first."""

@@ -6,10 +6,12 @@
         await d.ack()              # or d.nak(delay=...), d.in_progress() to extend ack_wait
 
 A message not acked within `ack_wait_s` is delivered again (`num_delivered` counts the tries).
-A message that cannot be read (not msgpack, wrong shape, unknown kind, newer schema, a kind that
-does not belong on the stream) is never returned: it is published as a `DeadLetter` with the
-reason, the subject, the consumer and the original bytes, then terminated on its own stream, and
-the fetch carries on.
+A message that cannot be read (empty, not msgpack, wrong shape, unknown kind, newer schema, a
+kind that does not belong on the stream, a NaN in a Sample) is never returned: it is published
+as a `DeadLetter` with the reason, the subject, the consumer and the original bytes (cut to fit
+the server's max_payload, and marked so), then terminated on its own stream, counted in
+`dead_lettered`, and the fetch carries on. If the letter cannot be stored (the server is away),
+the message is left un-acked: it comes back after ack_wait and the letter is tried again.
 """
 
 from __future__ import annotations
@@ -108,6 +110,8 @@ class Consumer(Generic[M]):
         self._got: deque[Any] = deque()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        self.dead_lettered = 0
+        """Messages this consumer turned into dead letters (since it was made)."""
 
     async def start(self) -> None:
         self._inbox = self._nc.new_inbox()
@@ -175,13 +179,15 @@ class Consumer(Generic[M]):
         while got and len(out) < limit:
             msg = got.popleft()
             try:
+                if not msg.data:
+                    raise MessageError(_empty_reason(msg), b"")
                 out.append(Delivery(decode(msg.data, kind), msg))
             except MessageError as e:
                 await self._reject(msg, e)
         return out
 
     async def _on_msg(self, msg: Any) -> None:
-        if msg.headers and not msg.data and "Status" in msg.headers:
+        if self._is_status(msg):
             # 404 no messages, 408 request expired, 409 limits or consumer gone: the request
             # is over; 100 is an idle heartbeat. A status comes on the request's own reply
             # subject, so one of an earlier request means nothing now.
@@ -195,12 +201,56 @@ class Consumer(Generic[M]):
         if self._current and len(self._got) >= self._want:
             self._wake.set()
 
+    def _is_status(self, msg: Any) -> bool:
+        """A server status reply to one of our pull requests, not a stream message.
+
+        A status comes on the request's reply subject (`<inbox>.<request>`), with no reply
+        subject of its own. A stream message keeps its stream subject and carries a `$JS.ACK`
+        reply, even when its publisher gave it an empty body and a `Status: 408` header: taken
+        for a status, such a message was never acked and held the ack floor back for good."""
+        return (
+            not msg.reply
+            and msg.subject.startswith(self._inbox + ".")
+            and "Status" in (msg.headers or {})
+        )
+
     async def _reject(self, msg: Any, error: MessageError) -> None:
         seq = int(msg.metadata.sequence.stream)
-        await dead_letter(
-            self._js, self._names, self._stream, seq, msg.subject, self.durable, error
+        try:
+            await dead_letter(
+                self._js,
+                self._names,
+                self._stream,
+                seq,
+                msg.subject,
+                self.durable,
+                error,
+                int(self._nc.max_payload),
+            )
+            await msg.term()
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            # Never the consumer's death: the message stays un-acked and comes back later.
+            log.error(
+                "could not dead-letter %s seq %d, retrying after ack_wait: %s", self._stream, seq, e
+            )
+            return
+        self.dead_lettered += 1
+
+
+def _empty_reason(msg: Any) -> str:
+    headers = msg.headers or {}
+    if "Status" in headers:
+        return (
+            f"an empty message with a 'Status: {headers['Status']}' header, stored on the stream "
+            "(a server status reply is never stored: a publisher forged it)"
         )
-        await msg.term()
+    return "an empty message: no bytes to read"
+
+
+_HEADROOM = 1024
+"""Bytes kept free under max_payload for the letter's headers (the server counts them)."""
+_MAX_REASON = 4000
+"""Characters of the reason kept in a letter."""
 
 
 async def dead_letter(
@@ -211,14 +261,37 @@ async def dead_letter(
     subject: str,
     consumer: str,
     error: MessageError,
-) -> None:
-    """Publish the DeadLetter of a bad message (once: its id is derived from stream and seq)."""
-    log.warning("dead letter from %s seq %d (%s): %s", stream, seq, consumer, error.reason)
+    max_payload: int,
+) -> DeadLetter:
+    """Publish the DeadLetter of a bad message (once: its id is derived from stream and seq).
+
+    The letter always fits `max_payload` (the server's): the original bytes are cut as much as
+    needed, `truncated` says so and `original_size` keeps the full length. A letter that does
+    not fit is refused by the client, and that refusal crashed the trainer and stopped the
+    followers, once per message just under the limit."""
+    data = error.data
     letter = DeadLetter(
         id=f"{stream}-{seq}",
         subject=subject,
         consumer=consumer,
-        error=error.reason,
-        data=error.data,
+        error=error.reason[:_MAX_REASON],
+        data=data,
+        original_size=len(data),
     )
-    await js.publish(names.dead_subject, encode(letter), headers={"Nats-Msg-Id": letter.id})
+    payload = encode(letter)
+    excess = len(payload) + _HEADROOM - max_payload
+    if excess > 0:
+        # A shorter bin field never has a longer msgpack header, so one cut is enough.
+        cut = data[: max(0, len(data) - excess)]
+        letter = letter.model_copy(update={"data": cut, "truncated": True})
+        payload = encode(letter)
+    log.warning(
+        "dead letter from %s seq %d (%s): %s%s",
+        stream,
+        seq,
+        consumer,
+        error.reason,
+        f" (original {len(data)} bytes, kept {len(letter.data)})" if letter.truncated else "",
+    )
+    await js.publish(names.dead_subject, payload, headers={"Nats-Msg-Id": letter.id})
+    return letter

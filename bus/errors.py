@@ -7,6 +7,7 @@ BusError (sparring.errors)
 ├── RunNameError                             a run, game or consumer name cannot be a NATS name
 ├── SetupError                               a stream, consumer or bucket could not be created
 ├── PublishError                             JetStream did not store a message
+│   └── ConnectionLostError                  ...because the server went away and stayed away
 └── ObjectNotFoundError                      no object of that name in the run's Object Store
 """
 
@@ -17,6 +18,7 @@ from sparring.errors import BusError, ServerNotFoundError
 __all__ = [
     "BusError",
     "ConnectError",
+    "ConnectionLostError",
     "ObjectNotFoundError",
     "PublishError",
     "RunNameError",
@@ -83,6 +85,23 @@ class PublishError(BusError):
         super().__init__(
             f"JetStream did not store the message on {subject}: {reason}. Publishing again is "
             "safe: the message id makes a retry a no-op if the first try was stored."
+        )
+
+
+class ConnectionLostError(PublishError):
+    """A publish failed while the connection to NATS was down: the server died or is away.
+
+    Not "publish again": nothing will store the message until the server is back, and a
+    long-running process that waits forever on a dead server only hides it."""
+
+    def __init__(self, subject: str, reason: str) -> None:
+        self.subject = subject
+        self.reason = reason
+        BusError.__init__(
+            self,
+            f"lost the connection to the NATS server, so nothing was stored on {subject} "
+            f"({reason}): is the nats-server still running? Start this process again once it "
+            "is back; what JetStream had stored is kept.",
         )
 
 

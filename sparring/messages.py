@@ -13,6 +13,7 @@ read becomes a `DeadLetter`.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -154,7 +155,23 @@ class Sample(_Message):
                 f"completion_ids ({n}), logprobs ({len(self.logprobs)}) and loss_mask "
                 f"({len(self.loss_mask)}) must have the same length"
             )
+        # One NaN or inf trained is every weight NaN, and every later episode fails to sample:
+        # such a sample is refused here, on receipt, so it becomes a dead letter with the reason.
+        if self.reward is not None and not math.isfinite(self.reward):
+            raise ValueError(f"reward is {self.reward}: it must be a finite number")
+        bad = _nonfinite_at(self.logprobs)
+        if bad is not None:
+            raise ValueError(f"logprobs[{bad}] is {self.logprobs[bad]}: it must be a finite number")
         return self
+
+
+def _nonfinite_at(values: Float32s) -> int | None:
+    """Index of the first NaN or infinite item, or None (numpy, imported on first use: ~7 us
+    for 8k items, where a Python loop over them costs ~150 us)."""
+    import numpy as np
+
+    found = np.flatnonzero(~np.isfinite(np.frombuffer(values.tobytes(), dtype=values.dtype)))
+    return int(found[0]) if found.size else None
 
 
 class ChatMessage(_Model):
@@ -274,7 +291,18 @@ class DeadLetter(_Message):
     subject: str = Field(description="Subject the bad message arrived on.")
     consumer: str = Field("", description="Consumer that rejected it.")
     error: str = Field(description="Why it was rejected (decode or validation error).")
-    data: bytes = Field(description="The original payload, byte for byte (base64 in JSON).")
+    data: bytes = Field(
+        description="The original payload, byte for byte (base64 in JSON); only its first bytes "
+        "when `truncated`."
+    )
+    truncated: bool = Field(
+        False,
+        description="True when `data` was cut so that the letter fits the server's max_payload "
+        "(a payload just under the limit no longer fits once wrapped in a letter).",
+    )
+    original_size: int = Field(
+        0, ge=0, description="Bytes of the original payload (0 in letters from before this field)."
+    )
     received_at: float = Field(default_factory=time.time, description="Unix time of rejection.")
 
 

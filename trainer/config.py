@@ -96,6 +96,12 @@ class TrainerConfig(_Frozen):
         120.0, gt=0, description="An incomplete group older than this is dropped and counted."
     )
     fetch_batch: int = Field(256, ge=1, description="Samples pulled from JetStream per fetch.")
+    max_sample_tokens: int = Field(
+        0,
+        ge=0,
+        description="A sample with more tokens (prompt + completion) is dropped and counted "
+        "(dropped_too_long), never trained; 0: the model's max_position_embeddings.",
+    )
     # checkpoints and publication
     publish_every: int = Field(1, ge=1, description="Publish weights every this many steps.")
     checkpoint_every: int = Field(

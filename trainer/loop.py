@@ -11,6 +11,18 @@ more than `max_staleness` versions old, and take one `train_step`. Every `checkp
 steps it writes a checkpoint and only then acks what those steps consumed (exactly-once effect);
 every `publish_every` steps it puts the weights in the Object Store and bumps the PolicyVersion.
 The learning rule itself lives in `step.py`; this module holds no maths.
+
+What is refused, and where (each counted in `totals`, so in the trainer's metrics):
+- unreadable samples, NaN or infinite rewards and logprobs: by the consumer, as dead letters
+  (`dead_lettered`);
+- token ids outside the vocabulary (`dropped_invalid`) and samples longer than the model's
+  context or `max_sample_tokens` (`dropped_too_long`): acked and dropped on receipt. Dropped,
+  not dead-lettered: the message is well formed (a model with a longer context could train it)
+  and stays on the samples stream; not truncated, because a cut trajectory is not the one the
+  reward paid for. Their group then times out as incomplete;
+- groups whose advantages overflow to NaN or inf from finite rewards (`dropped_nonfinite`);
+- a step whose loss or gradient norm is not finite (`skipped_nonfinite`, in steps): nothing is
+  applied, checkpointed or published, and its samples are acked untrained.
 """
 
 from __future__ import annotations
@@ -18,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import time
 from collections import defaultdict
@@ -76,6 +89,8 @@ class Trainer:
         self._groups_seen = 0  # groups completed or dropped since the last step
         self._groups_signal = 0  # ...of which had a non-zero advantage
         self._sink = MetricsSink(self.run_dir / "metrics.jsonl", bus)
+        self._max_tokens = 0  # longest sample trained (0: no limit); set when the model loads
+        self._dead_seen = 0  # the consumer's dead letters already added to the totals
 
     @property
     def totals(self) -> dict[str, float]:
@@ -112,6 +127,8 @@ class Trainer:
         try:
             while not stop.is_set():
                 deliveries = await consumer.fetch(self.config.fetch_batch, timeout=poll)
+                self._totals["dead_lettered"] += consumer.dead_lettered - self._dead_seen
+                self._dead_seen = consumer.dead_lettered
                 await self._receive(deliveries)
                 await self._expire()
                 while await self._batch_ready() and not stop.is_set():
@@ -132,6 +149,8 @@ class Trainer:
         self.model = load_trainable(self.model_dir, self.config)
         self.optimizer = build_optimizer(self.model, self.config)
         self._ref = load_reference(self.model, self.config)
+        positions = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
+        self._max_tokens = self.config.max_sample_tokens or positions
         found = ckpt.latest_checkpoint(self.checkpoint_root)
         if found is None:
             return
@@ -172,6 +191,15 @@ class Trainer:
                 self._totals["dropped_invalid"] += 1
                 log.warning("sample %s has token ids outside the model's vocabulary", s.id)
                 await d.ack()
+            elif self._too_long(s):  # the model cannot train it (nor in reasonable time)
+                self._count("dropped_too_long", [s])
+                log.warning(
+                    "sample %s has %d tokens, more than the %d trained: dropped",
+                    s.id,
+                    len(s.prompt_ids) + len(s.completion_ids),
+                    self._max_tokens,
+                )
+                await d.ack()
             else:
                 self._held[s.id] = d
                 group = self._buffer.add(s, now)
@@ -182,6 +210,9 @@ class Trainer:
         vocab = int(self.model.get_input_embeddings().num_embeddings)
         ids = [*s.prompt_ids, *s.completion_ids]
         return len(s.prompt_ids) > 0 and min(ids) >= 0 and max(ids) < vocab
+
+    def _too_long(self, s: Sample) -> bool:
+        return 0 < self._max_tokens < len(s.prompt_ids) + len(s.completion_ids)
 
     async def _complete(self, group: list[Sample]) -> None:
         self._groups_seen += 1
@@ -267,6 +298,11 @@ class Trainer:
         samples, advs, staleness = [], [], []
         untrained: list[str] = []
         for group, adv in zip(groups, advantages, strict=True):
+            if adv is not None and not all(map(math.isfinite, adv)):
+                # Finite rewards can still overflow a mean or a std (1e308 + 1e308 is inf).
+                self._count("dropped_nonfinite", group)
+                untrained.extend(s.id for s in group)
+                continue
             if adv is None or max(abs(a) for a in adv) < _NO_SIGNAL:
                 self._count("skipped_no_signal", group)
                 untrained.extend(s.id for s in group)
@@ -283,15 +319,25 @@ class Trainer:
         # What is not trained is acked now: it changes no weights, so it needs no checkpoint,
         # and holding it would stall the workers, who pause while the trainer's backlog is long.
         await self._ack(untrained)
-        self._consumed.extend(s.id for s in samples)
         if not samples:
             return
-        self._count("trained", samples, total=len(samples))
         batch = collate(samples, advs)
         assert self.optimizer is not None
         stats = await asyncio.to_thread(
             train_step, self.model, self.optimizer, batch, self.config, self._ref
         )
+        if not stats.applied:  # nothing changed: no step, no checkpoint, no version
+            self._count("skipped_nonfinite", samples)
+            log.warning(
+                "step skipped: loss %s, gradient norm %s over %d samples (acked untrained)",
+                stats.loss,
+                stats.grad_norm,
+                len(samples),
+            )
+            await self._ack([s.id for s in samples])
+            return
+        self._consumed.extend(s.id for s in samples)
+        self._count("trained", samples, total=len(samples))
         step = self.state.step + 1
         self.state = self.state.model_copy(update={"step": step})
         ids = [s.id for s in samples]

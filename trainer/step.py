@@ -4,6 +4,10 @@
 (`sparring.trainer.loop`) only consumes, batches, checkpoints and publishes. On CUDA the forward
 runs under bf16 autocast over fp32 master weights; on CPU everything is fp32. Logprobs are
 always computed in fp32 because they feed importance ratios (STACK.md: ~0.1 error in bf16).
+
+A step whose loss or gradient norm is not finite is not applied: no optimizer step (so neither
+the weights nor AdamW's moments change), gradients cleared, `StepStats.applied` False. One such
+update made every weight NaN; the caller counts the step and trains nothing from it.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class StepStats:
     samples: int
     tokens: int
     step_time_s: float
+    applied: bool = True
+    """False when the loss or the gradient norm was not finite and nothing was changed."""
 
 
 def token_logprobs(model: Any, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,12 +93,19 @@ def train_step(
         kl_coef=config.kl_coef,
     )
 
-    # 4. backward, global-norm clip, update
+    # 4. backward, global-norm clip, update: only when the loss and the gradient are finite
     optimizer.zero_grad(set_to_none=True)
-    out.loss.backward()
-    params = [p for p in model.parameters() if p.requires_grad]
-    grad_norm = torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-    optimizer.step()
+    grad_norm = torch.tensor(float("nan"))
+    applied = bool(torch.isfinite(out.loss))
+    if applied:
+        out.loss.backward()
+        params = [p for p in model.parameters() if p.requires_grad]
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+        applied = bool(torch.isfinite(grad_norm))
+    if applied:
+        optimizer.step()
+    else:
+        optimizer.zero_grad(set_to_none=True)  # drop the NaN gradients, touch nothing else
 
     # 5. diagnostics: policy entropy over the trained tokens
     with torch.no_grad():
@@ -109,6 +122,7 @@ def train_step(
         samples=batch.input_ids.shape[0],
         tokens=batch.n_tokens,
         step_time_s=time.perf_counter() - t0,
+        applied=applied,
     )
 
 

@@ -1,0 +1,237 @@
+"""Hostile bytes from a raw NATS client (issue 11's faults): each is refused with a reason, and
+no consumer dies of one message. Real nats-servers; the bad bytes go through plain nats-py, as
+an attacker's or a buggy client's would, never through sparring's own publish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import struct
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import nats
+import pytest
+from test_trainer_support import group
+
+from sparring.bus import Bus, BusConfig, EmbeddedServer
+from sparring.config import RunConfig
+from sparring.inspector.source import feed
+from sparring.inspector.store import EpisodeStore
+from sparring.launcher import Launcher
+from sparring.messages import DeadLetter, Episode, Metric, Sample, Task
+
+SMALL_PAYLOAD = 64 * 1024
+"""The own server's max_payload: small, so a message 'just under the limit' is quick to send."""
+
+
+@pytest.fixture
+async def raw(nats_url: str) -> AsyncIterator[Any]:
+    """A plain nats-py connection to the session's server."""
+    nc = await nats.connect(nats_url)
+    yield nc
+    await nc.close()
+
+
+@pytest.fixture
+async def small_server(tmp_path: Path) -> AsyncIterator[EmbeddedServer]:
+    """A server of our own whose max_payload is SMALL_PAYLOAD."""
+    server = EmbeddedServer(tmp_path / "nats", max_payload_bytes=SMALL_PAYLOAD)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def _until(check: Callable[[], bool], limit_s: float = 20.0) -> None:
+    for _ in range(int(limit_s / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not reached within {limit_s} s")
+
+
+def _poisoned(run: str) -> dict[str, bytes]:
+    """Well-formed Samples but for one non-finite number, keyed by the reason's words."""
+    base = group("g", [1.0, 0.0], run=run)[0].model_dump()
+    nan_logprob = struct.pack("<2f", -0.5, math.nan)
+    return {
+        "reward is nan": msgpack.packb({**base, "reward": math.nan}),
+        "reward is inf": msgpack.packb({**base, "reward": math.inf}),
+        "reward is -inf": msgpack.packb({**base, "reward": -math.inf}),
+        "logprobs[1] is nan": msgpack.packb({**base, "logprobs": nan_logprob}),
+        "logprobs[0] is -inf": msgpack.packb(
+            {**base, "logprobs": struct.pack("<2f", -math.inf, -1.0)}
+        ),
+    }
+
+
+async def test_nan_and_inf_rewards_and_logprobs_are_dead_lettered_with_the_reason_and_counted(
+    bus: Bus, raw: Any
+) -> None:
+    subject = bus.names.subject_of(group("g", [1.0], run=bus.run)[0])
+    poisoned = _poisoned(bus.run)
+    for data in poisoned.values():
+        await raw.jetstream().publish(subject, data)
+    good = group("ok", [1.0, 0.0], run=bus.run)
+    await bus.publish_many(good)
+
+    consumer = await bus.consumer(Sample, durable="trainer")
+    got = [d.message for d in await consumer.fetch(50, timeout=1.0)]
+    assert got == good
+    assert consumer.dead_lettered == len(poisoned)
+    letters = await bus.dead_letters()
+    assert [x.data for x in letters] == list(poisoned.values())
+    for words, letter in zip(poisoned, letters, strict=True):
+        assert words in letter.error and "finite" in letter.error, letter.error
+        assert not letter.truncated and letter.original_size == len(letter.data)
+
+
+async def test_an_empty_message_with_a_forged_status_header_is_dead_lettered_and_the_floor_moves(
+    bus: Bus, raw: Any
+) -> None:
+    subject = bus.names.subject_of(group("g", [1.0], run=bus.run)[0])
+    await raw.jetstream().publish(subject, b"", headers={"Status": "408"})
+    good = group("ok", [1.0, 0.0], run=bus.run)
+    await bus.publish_many(good)
+
+    consumer = await bus.consumer(Sample, durable="trainer")
+    got = await consumer.fetch(50, timeout=1.0)
+    assert [d.message for d in got] == good
+    await consumer.ack_many(got)
+    (letter,) = await bus.dead_letters()
+    assert "Status: 408" in letter.error and "forged" in letter.error
+    assert letter.data == b"" and letter.subject == subject
+    assert consumer.dead_lettered == 1
+
+    js = raw.jetstream()
+    for _ in range(50):  # acks are fire-and-forget: give the server a moment
+        info = await js.consumer_info(bus.names.stream("samples"), "trainer")
+        if info.ack_floor.stream_seq == 3:
+            break
+        await asyncio.sleep(0.05)
+    assert info.ack_floor.stream_seq == 3  # past the forged message (seq 1) and both samples
+    assert info.num_ack_pending == 0 and info.num_redelivered == 0
+
+
+async def test_real_status_replies_still_end_a_fetch_that_finds_nothing(bus: Bus) -> None:
+    # The forged-status fix must not make the consumer wait out every empty pull.
+    consumer = await bus.consumer(Sample, durable="trainer")
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    assert await consumer.fetch(10, timeout=0.5) == []
+    assert loop.time() - t0 < 1.0
+    assert consumer.dead_lettered == 0 and await bus.dead_letters() == []
+
+
+def _just_under(limit: int) -> bytes:
+    """Unreadable bytes just under the server's max_payload (the client accepts them)."""
+    return b"\xc1" + bytes(range(256)) * ((limit - 64) // 256)
+
+
+async def _raw_publish(url: str, subject: str, data: bytes) -> None:
+    nc = await nats.connect(url)
+    try:
+        assert len(data) <= nc.max_payload
+        await nc.jetstream().publish(subject, data)
+    finally:
+        await nc.close()
+
+
+def _check_truncated(letter: DeadLetter, original: bytes) -> None:
+    assert letter.truncated and letter.original_size == len(original)
+    assert 0 < len(letter.data) < len(original) and original.startswith(letter.data)
+
+
+async def test_a_message_just_under_max_payload_on_the_sample_subject_is_dead_lettered_truncated(
+    small_server: EmbeddedServer, run_name: str
+) -> None:
+    bus = await Bus.connect(small_server.url, run=run_name, name="test")
+    try:
+        big = _just_under(SMALL_PAYLOAD)
+        subject = bus.names.subject_of(group("g", [1.0], run=run_name)[0])
+        await _raw_publish(small_server.url, subject, big)
+        good = group("ok", [1.0, 0.0], run=run_name)
+        await bus.publish_many(good)
+        consumer = await bus.consumer(Sample, durable="trainer")
+        got = await consumer.fetch(10, timeout=1.0)  # raised MaxPayloadError before the fix
+        assert [d.message for d in got] == good
+        (letter,) = await bus.dead_letters()
+        _check_truncated(letter, big)
+        assert "not msgpack" in letter.error
+    finally:
+        await bus.close()
+
+
+async def test_the_inspectors_feed_survives_a_message_just_under_max_payload_on_episodes(
+    small_server: EmbeddedServer, run_name: str
+) -> None:
+    bus = await Bus.connect(small_server.url, run=run_name, name="test")
+    store = EpisodeStore()
+    following = asyncio.create_task(feed(store, small_server.url, run_name))
+    try:
+        big = _just_under(SMALL_PAYLOAD)
+        episode = Episode(run=run_name, game="arith", task=Task(run=run_name, game="arith"))
+        await _raw_publish(small_server.url, bus.names.subject_of(episode), big)
+        await bus.publish(episode)
+        await _until(lambda: len(store) == 1)
+        await asyncio.sleep(1.5)  # it used to re-read the whole stream every 0.5 s from here
+        assert store.error is None and not following.done()
+        later = Episode(run=run_name, game="arith", task=Task(run=run_name, game="arith"))
+        await bus.publish(later)
+        await _until(lambda: len(store) == 2)  # still following live
+        (letter,) = await bus.dead_letters()
+        _check_truncated(letter, big)
+    finally:
+        following.cancel()
+        await asyncio.gather(following, return_exceptions=True)
+        await bus.close()
+
+
+async def test_the_launchers_metrics_collector_survives_a_message_just_under_max_payload(
+    small_server: EmbeddedServer, run_name: str, tmp_path: Path
+) -> None:
+    bus = await Bus.connect(small_server.url, run=run_name, name="launcher")
+    launcher = Launcher(RunConfig(run=run_name), tmp_path, small_server.url)
+    collecting = asyncio.create_task(launcher._collect(bus))
+    try:
+        big = _just_under(SMALL_PAYLOAD)
+        first = Metric(run=run_name, source="trainer", step=1, values={"loss": 0.5})
+        await _raw_publish(small_server.url, bus.names.subject_of(first), big)
+        await bus.publish(first)
+        second = Metric(run=run_name, source="trainer", step=2, values={"loss": 0.25})
+        await bus.publish(second)
+        path = tmp_path / "metrics.jsonl"
+        await _until(lambda: path.exists() and len(path.read_text().splitlines()) == 2)
+        assert not collecting.done()  # it died silently here before the fix
+        written = [Metric.model_validate_json(x) for x in path.read_text().splitlines()]
+        assert written == [first, second]
+        (letter,) = await bus.dead_letters()
+        _check_truncated(letter, big)
+    finally:
+        collecting.cancel()
+        await asyncio.gather(collecting, return_exceptions=True)
+        await bus.close()
+
+
+async def test_a_dead_letter_that_cannot_be_stored_leaves_the_message_for_later_not_a_crash(
+    nats_url: str, run_name: str, raw: Any
+) -> None:
+    # The dead letter stream is gone (deleted by an operator): the letter is refused, the
+    # consumer lives on, and the bad message is not terminated, so it is tried again later.
+    bus = await Bus.connect(nats_url, run=run_name, config=BusConfig(ack_wait_s=1.0), name="t")
+    try:
+        await raw.jetstream().delete_stream(bus.names.stream("dead"))
+        subject = bus.names.subject_of(group("g", [1.0], run=run_name)[0])
+        await raw.jetstream().publish(subject, b"garbage")
+        consumer = await bus.consumer(Sample, durable="trainer")
+        assert await consumer.fetch(10, timeout=0.5) == []
+        assert consumer.dead_lettered == 0
+        await asyncio.sleep(1.2)
+        assert await consumer.fetch(10, timeout=0.5) == []  # delivered again, refused again
+        info = await raw.jetstream().consumer_info(bus.names.stream("samples"), "trainer")
+        assert info.num_redelivered >= 1 and info.ack_floor.stream_seq == 0
+    finally:
+        await bus.close()
