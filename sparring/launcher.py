@@ -36,16 +36,43 @@ from sparring.bus import Bus, EmbeddedServer
 from sparring.config import RunConfig, config_error, load_config, save_config
 from sparring.credit import resolve_estimators
 from sparring.dashboard import Dashboard, make_console
-from sparring.errors import ConfigError
+from sparring.errors import BusError, ConfigError
 from sparring.evaluator import Evaluator
 from sparring.graphs import Game, load_game
 from sparring.messages import Metric
 from sparring.model_cache import ensure_model, quiet_transformers
 from sparring.plots import plot_run
 
-__all__ = ["main", "resolve"]
+__all__ = ["exit_text", "main", "resolve"]
 
 _STOP_GRACE_S = 30.0
+_SERVER_LOST_S = 15.0
+"""The run stops once NATS has been unreachable this long: every part of it needs the server."""
+
+_SIGNAL_WORDS = {
+    signal.SIGKILL: "killed (SIGKILL; out of memory?)",
+    signal.SIGTERM: "terminated (SIGTERM)",
+    signal.SIGINT: "interrupted (SIGINT)",
+    signal.SIGSEGV: "crashed (SIGSEGV: a segmentation fault)",
+    signal.SIGABRT: "aborted (SIGABRT)",
+    signal.SIGBUS: "crashed (SIGBUS)",
+}
+
+
+def exit_text(code: int | None) -> str:
+    """A child's exit status in words: "exited with code 1", "killed (SIGKILL; out of
+    memory?)" for -9 (asyncio's way of saying a signal ended it) and for a shell's 137."""
+    if code is None:
+        return "still running"
+    if code < 0 or code > 128:
+        number = -code if code < 0 else code - 128
+        try:
+            sig = signal.Signals(number)
+        except ValueError:
+            return f"exited with code {code}" if code > 0 else f"ended by signal {number}"
+        words = _SIGNAL_WORDS.get(sig, f"ended by {sig.name}")
+        return words if code < 0 else f"exited with code {code} (128 + {sig.name}: {words})"
+    return f"exited with code {code}"
 
 
 def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path]:
@@ -95,6 +122,8 @@ class Launcher:
         self.stop = asyncio.Event()
         self.stop_reason = ""
         self.trainer_config = config.trainer  # with the game's declared estimators, in main
+        self.server: EmbeddedServer | None = None
+        self.server_lost = False
 
     async def main(self) -> int:
         game = load_game(self.config.game)
@@ -117,7 +146,7 @@ class Launcher:
         async with contextlib.AsyncExitStack() as stack:
             url = self.nats_url
             if url is None:
-                server = EmbeddedServer(self.run_dir / "nats")
+                server = self.server = EmbeddedServer(self.run_dir / "nats")
                 url = await server.start()
                 stack.push_async_callback(server.stop)
                 # `sparring inspect RUN` / `tail RUN` find the live server here.
@@ -201,6 +230,7 @@ class Launcher:
         tasks = [
             asyncio.create_task(self._deadline()),
             asyncio.create_task(self._plot_every()),
+            asyncio.create_task(self._watch_server(bus)),
             *(asyncio.create_task(self._child_exit(n, p)) for n, p in self.children.items()),
         ]
         try:
@@ -211,7 +241,7 @@ class Launcher:
             evaluating.cancel()
             await asyncio.gather(evaluating, return_exceptions=True)
             if not self.stop_reason.startswith("interrupted"):  # Ctrl-C: now, not after an eval
-                await evaluator.final()
+                await self._final_eval(evaluator)
             await asyncio.sleep(0.5)
         finally:
             for task in [*tasks, collector, evaluating]:
@@ -237,16 +267,61 @@ class Launcher:
                 await asyncio.wait_for(self.stop.wait(), 10)
             self.console.print(self.dashboard.line())
 
+    async def _final_eval(self, evaluator: Evaluator) -> None:
+        if self.server_lost:
+            self.console.print("final evaluation skipped: NATS is gone")
+            return
+        try:
+            await evaluator.final()
+        except BusError as e:
+            self.console.print(f"[yellow]final evaluation skipped:[/] {e}")
+
     async def _collect(self, bus: Bus) -> None:
-        # Replayed from the start, so a resumed run's file holds the whole history once.
+        """Write every metric to metrics.jsonl and the dashboard, for the whole run.
+
+        Replayed from the start, so a resumed run's file holds the whole history once. It must
+        outlive anything one message or one broken subscription does (it once died silently
+        and the file and dashboard froze while the run went on): a failure is shown and the
+        stream followed again from the start, skipping the metrics already written."""
+        seen: set[str] = set()
         with (self.run_dir / "metrics.jsonl").open("w") as out:
-            async for metric in bus.follow(Metric, from_start=True):
-                self.dashboard.add(metric)
-                out.write(metric.model_dump_json() + "\n")
-                out.flush()
-                max_versions = self.config.loop.max_versions
-                if max_versions is not None and self.dashboard.version >= max_versions:
-                    self._request_stop(f"reached policy version {max_versions}")
+            while True:
+                try:
+                    async for metric in bus.follow(Metric, from_start=True):
+                        if metric.id not in seen:
+                            seen.add(metric.id)
+                            self._record(metric, out)
+                except Exception as e:  # anything: the collector is the run's only record
+                    self.console.print(
+                        f"[yellow]metrics: following again after {type(e).__name__}: {e}[/]"
+                    )
+                    await asyncio.sleep(1.0)
+
+    def _record(self, metric: Metric, out: Any) -> None:
+        self.dashboard.add(metric)
+        out.write(metric.model_dump_json() + "\n")
+        out.flush()
+        max_versions = self.config.loop.max_versions
+        if max_versions is not None and self.dashboard.version >= max_versions:
+            self._request_stop(f"reached policy version {max_versions}")
+
+    async def _watch_server(self, bus: Bus) -> None:
+        """Stop the run with the reason when NATS dies (the embedded server's process exits)
+        or stays unreachable for `_SERVER_LOST_S`: without it a dead server went unnoticed
+        until a worker failed half a minute later, and the run ended in a traceback."""
+        away = 0.0
+        while True:
+            await asyncio.sleep(1.0)
+            if self.server is not None and not self.server.running:
+                self.server_lost = True
+                log = self.server.log_file
+                self._request_stop(f"failed: the embedded nats-server stopped (its log: {log})")
+                return
+            away = 0.0 if bus.connected else away + 1.0
+            if away >= _SERVER_LOST_S:
+                self.server_lost = True
+                self._request_stop(f"failed: NATS unreachable for {away:.0f} s")
+                return
 
     async def _deadline(self) -> None:
         minutes = self.config.loop.minutes
@@ -264,8 +339,9 @@ class Launcher:
         if not self.stop.is_set():
             log = self.run_dir / "logs" / f"{name}.log"
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-            self.console.print(f"[red]{name} exited with code {code}[/]; its log ends:\n{tail}")
-            self._request_stop(f"failed: {name} exited with code {code} (log: {log})")
+            how = exit_text(code)
+            self.console.print(f"[red]{name} {how}[/]; its log ends:\n{tail}")
+            self._request_stop(f"failed: {name} {how} (log: {log})")
 
     def _request_stop(self, reason: str) -> None:
         if not self.stop.is_set():

@@ -109,16 +109,21 @@ class Worker:
 
         A background task that fails (a reload that raises, a refused weights format) stops the
         play loops, publishes a Metric with `failed: 1.0` and re-raises here: a worker that
-        played on with old weights would only feed the trainer stale samples, silently."""
+        played on with old weights would only feed the trainer stale samples, silently. A bus
+        error of a play loop (the server died: ConnectionLostError) is raised alone, not in an
+        exception group, and without the reports it would wait on in vain."""
         watcher = asyncio.create_task(self._supervised("weight watch", self._watch_weights, stop))
         reporter = asyncio.create_task(self._supervised("reporter", self._report, stop))
         pacer = asyncio.create_task(self._supervised("backlog pacer", self._watch_backlog, stop))
         try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(self._config.concurrency):
-                    group.create_task(self._play_loop(stop))
-            # Groups still spanning episodes close as they are: smaller, but complete.
-            await self._bus.publish_many(self._spans.flush())
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(self._config.concurrency):
+                        group.create_task(self._play_loop(stop))
+                # Groups still spanning episodes close as they are: smaller, but complete.
+                await self._bus.publish_many(self._spans.flush())
+            except* BusError as bus_errors:
+                self._failure = self._failure or _first(bus_errors)
         finally:
             for task in (watcher, reporter, pacer):
                 task.cancel()
@@ -126,7 +131,8 @@ class Worker:
             if self._failure is None:
                 await self._publish_report()
         if self._failure is not None:
-            await self._publish_failed()
+            if not isinstance(self._failure, BusError):
+                await self._publish_failed()
             raise self._failure
 
     async def _supervised(
@@ -200,6 +206,12 @@ class Worker:
         await self._bus.publish(
             Metric(run=self._run, source=self._name, step=self._policy.version, values=values)
         )
+
+
+def _first(group: BaseExceptionGroup[BusError]) -> BusError:
+    """The first error of a (possibly nested) exception group."""
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 async def load_announced(bus: Bus, policy: Any, pv: PolicyVersion) -> None:
@@ -276,7 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="initial model folder or hub id")
     parser.add_argument("--index", type=int, default=0, help="worker number (seed offset, name)")
     args = parser.parse_args(argv)
-    return asyncio.run(_serve(args))
+    try:
+        return asyncio.run(_serve(args))
+    except BusError as e:  # a dead or unreachable server: one clear line, not a traceback
+        print(f"worker-{args.index}: error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

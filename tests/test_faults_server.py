@@ -1,0 +1,151 @@
+"""A dead nats-server is noticed and said in words (issue 11's faults): a worker ends with one
+clear error instead of a traceback that says a retry is safe, the launcher stops the run with
+the reason, and child exit statuses read "killed (SIGKILL; out of memory?)", not "code -9".
+Real nats-servers, really stopped; the arith game with a scripted policy in process, and the
+worker process itself with the tiny real model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sparring.bus import Bus, BusConfig, EmbeddedServer
+from sparring.bus.errors import ConnectionLostError
+from sparring.config import RunConfig, WorkerConfig
+from sparring.graphs import load_game
+from sparring.launcher import Launcher, exit_text
+from sparring.messages import Episode, PolicyVersion
+from sparring.policy import ScriptedPolicy, build_tiny_model
+
+FAST = BusConfig(publish_timeout_s=0.5, connect_timeout_s=1.0)
+"""Publishes give up after 3 x 0.5 s, so a dead server is noticed in seconds."""
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (0, "exited with code 0"),
+        (1, "exited with code 1"),
+        (-9, "killed (SIGKILL; out of memory?)"),
+        (-15, "terminated (SIGTERM)"),
+        (-11, "crashed (SIGSEGV: a segmentation fault)"),
+        (-1, "ended by SIGHUP"),
+        (137, "exited with code 137 (128 + SIGKILL: killed (SIGKILL; out of memory?))"),
+        (-99, "ended by signal 99"),
+        (250, "exited with code 250"),
+        (None, "still running"),
+    ],
+)
+def test_exit_statuses_are_said_in_words_with_the_signal_name(code: int | None, text: str) -> None:
+    assert exit_text(code) == text
+
+
+async def test_a_worker_whose_server_dies_ends_with_one_clear_connection_lost_error(
+    tmp_path: Path, run_name: str
+) -> None:
+    server = EmbeddedServer(tmp_path / "nats")
+    await server.start()
+    bus = await Bus.connect(server.url, run=run_name, config=FAST, name="worker-0")
+    from sparring.worker import Worker
+
+    async def reload(pv: PolicyVersion) -> None:
+        raise AssertionError("no weights are announced in this test")
+
+    game = load_game("arith")
+    worker = Worker(
+        bus,
+        game,
+        game.config_model(),
+        ScriptedPolicy(lambda m: "1"),
+        WorkerConfig(concurrency=2),
+        "worker-0",
+        run_name,
+        reload,
+    )
+    stop = asyncio.Event()
+    playing = asyncio.create_task(worker.run(stop))
+    episodes = bus.follow(Episode)
+    await asyncio.wait_for(anext(episodes), 30)  # it plays and publishes
+    await episodes.aclose()  # type: ignore[attr-defined]
+    await server.stop()
+    try:
+        with pytest.raises(ConnectionLostError) as caught:
+            await asyncio.wait_for(playing, 30)
+        assert "is the nats-server still running?" in str(caught.value)
+        assert "Publishing again is safe" not in str(caught.value)
+    finally:
+        stop.set()
+        await bus.close()
+
+
+def _worker_run_dir(root: Path, url: str, run: str) -> Path:
+    run_dir = root / "run"
+    run_dir.mkdir()
+    config = RunConfig(run=run, nats=url).model_dump(mode="json")
+    config["bus"] = FAST.model_dump(mode="json")
+    config["worker"]["concurrency"] = 2
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    return run_dir
+
+
+@pytest.mark.slow
+async def test_the_worker_process_ends_with_a_clear_error_and_no_traceback_when_nats_dies(
+    tmp_path: Path, run_name: str
+) -> None:
+    model = build_tiny_model(tmp_path / "model")
+    server = EmbeddedServer(tmp_path / "nats")
+    await server.start()
+    run_dir = _worker_run_dir(tmp_path, server.url, run_name)
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    env.pop("SPARRING_BUS_CONFIG", None)
+    cmd = [sys.executable, "-m", "sparring.worker", "--url", server.url]
+    cmd += ["--run-dir", str(run_dir), "--model", str(model), "--index", "0"]
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
+    )
+    bus = await Bus.connect(server.url, run=run_name, name="test")
+    try:
+        episodes = bus.follow(Episode)
+        await asyncio.wait_for(anext(episodes), 120)  # the worker plays
+        await episodes.aclose()  # type: ignore[attr-defined]
+        await bus.close()
+        await server.stop()
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    text = out.decode(errors="replace")
+    assert proc.returncode == 1, text[-3000:]
+    last = text.strip().splitlines()[-1]
+    assert last.startswith("worker-0: error: lost the connection to the NATS server"), text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+
+
+async def test_the_launcher_stops_the_run_with_the_reason_when_its_embedded_server_dies(
+    tmp_path: Path, run_name: str
+) -> None:
+    launcher = Launcher(RunConfig(run=run_name), tmp_path, None)
+    server = launcher.server = EmbeddedServer(tmp_path / "nats")
+    await server.start()
+    bus = await Bus.connect(server.url, run=run_name, config=FAST, name="launcher")
+    watching = asyncio.create_task(launcher._watch_server(bus))
+    try:
+        await asyncio.sleep(1.5)
+        assert not launcher.stop.is_set()  # a live server is left alone
+        await server.stop()
+        await asyncio.wait_for(launcher.stop.wait(), 5)
+        assert launcher.stop_reason.startswith("failed: the embedded nats-server stopped")
+        assert str(server.log_file) in launcher.stop_reason
+        assert launcher.server_lost
+        await asyncio.wait_for(watching, 1)
+    finally:
+        watching.cancel()
+        await bus.close()
