@@ -190,6 +190,33 @@ def _add_tail(sub: Sub) -> None:
     p.set_defaults(handler=_lazy("sparring.inspector.tail:main"))
 
 
+def _add_index(sub: Sub) -> None:
+    p = sub.add_parser(
+        "index",
+        help="embed a JSONL corpus and build its search index (faiss, with BM25 beside it)",
+        description='Embed CORPUS (JSONL, one {"id", "title", "text"} a line) with the '
+        "shipped all-MiniLM-L6-v2 model, build a faiss index (exact for small corpora, HNSW or "
+        "IVF for large ones) and a BM25 index, and save them with the ids and the model's name "
+        "into the folder OUT, which the search tool loads.",
+    )
+    p.add_argument("corpus", type=Path, help="JSONL corpus file")
+    p.add_argument("out", type=Path, help="output folder (an older index there is replaced)")
+    p.add_argument(
+        "--kind",
+        choices=["auto", "flat", "ivf", "hnsw"],
+        help="faiss index kind (default auto: exact flat up to --flat-max passages, else hnsw)",
+    )
+    p.add_argument("--flat-max", type=int, help="largest corpus auto keeps exact (100000)")
+    p.add_argument("--nlist", type=int, help="IVF lists (default about 4*sqrt(passages))")
+    p.add_argument("--nprobe", type=int, help="IVF lists scanned per query (16)")
+    p.add_argument("--hnsw-m", type=int, help="HNSW links per node (32)")
+    p.add_argument("--ef-construction", type=int, help="HNSW build candidate list (200)")
+    p.add_argument("--ef-search", type=int, help="HNSW search candidate list (128)")
+    p.add_argument("--no-bm25", action="store_true", help="build no BM25 index")
+    p.add_argument("--batch-size", type=int, default=64, help="passages per embedding batch")
+    p.set_defaults(handler=_lazy("sparring.tools.search.command:main"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sparring",
@@ -209,6 +236,7 @@ _COMMANDS: list[Callable[[Sub], None]] = [
     _add_run,
     _add_config,
     _add_init_model,
+    _add_index,
     _add_games,
     _add_graph,
     _add_inspect,
