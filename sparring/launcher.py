@@ -355,12 +355,13 @@ class Launcher:
             if proc is None or proc.returncode is not None:
                 continue
             proc.send_signal(signal.SIGTERM)
+            # Without NATS a worker has nothing left to hand over (its publishes only time
+            # out); the trainer still gets the full grace for its local checkpoint.
+            grace = 3.0 if self.server_lost and name != "trainer" else _STOP_GRACE_S
             try:
-                await asyncio.wait_for(proc.wait(), _STOP_GRACE_S)
+                await asyncio.wait_for(proc.wait(), grace)
             except TimeoutError:
-                self.console.print(
-                    f"[yellow]{name} did not stop in {_STOP_GRACE_S:.0f} s: killed[/]"
-                )
+                self.console.print(f"[yellow]{name} did not stop in {grace:.0f} s: killed[/]")
                 proc.kill()
                 await proc.wait()
 

@@ -149,3 +149,24 @@ async def test_the_launcher_stops_the_run_with_the_reason_when_its_embedded_serv
     finally:
         watching.cancel()
         await bus.close()
+
+
+async def test_the_launcher_stops_the_run_when_an_external_nats_stays_unreachable(
+    tmp_path: Path, run_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sparring.launcher
+
+    monkeypatch.setattr(sparring.launcher, "_SERVER_LOST_S", 2.0)
+    server = EmbeddedServer(tmp_path / "nats")  # stands for a NATS the launcher did not start
+    await server.start()
+    launcher = Launcher(RunConfig(run=run_name), tmp_path, server.url)
+    bus = await Bus.connect(server.url, run=run_name, config=FAST, name="launcher")
+    watching = asyncio.create_task(launcher._watch_server(bus))
+    try:
+        await server.stop()
+        await asyncio.wait_for(launcher.stop.wait(), 6)
+        assert launcher.stop_reason == "failed: NATS unreachable for 2 s"
+        assert launcher.server_lost
+    finally:
+        watching.cancel()
+        await bus.close()

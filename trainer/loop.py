@@ -12,17 +12,13 @@ steps it writes a checkpoint and only then acks what those steps consumed (exact
 every `publish_every` steps it puts the weights in the Object Store and bumps the PolicyVersion.
 The learning rule itself lives in `step.py`; this module holds no maths.
 
-What is refused, and where (each counted in `totals`, so in the trainer's metrics):
-- unreadable samples, NaN or infinite rewards and logprobs: by the consumer, as dead letters
-  (`dead_lettered`);
-- token ids outside the vocabulary (`dropped_invalid`) and samples longer than the model's
-  context or `max_sample_tokens` (`dropped_too_long`): acked and dropped on receipt. Dropped,
-  not dead-lettered: the message is well formed (a model with a longer context could train it)
-  and stays on the samples stream; not truncated, because a cut trajectory is not the one the
-  reward paid for. Their group then times out as incomplete;
-- groups whose advantages overflow to NaN or inf from finite rewards (`dropped_nonfinite`);
-- a step whose loss or gradient norm is not finite (`skipped_nonfinite`, in steps): nothing is
-  applied, checkpointed or published, and its samples are acked untrained.
+Refused and counted in `totals` (docs/architecture.md, "Faults"): unreadable or non-finite
+samples by the consumer (`dead_lettered`); on receipt, token ids outside the vocabulary
+(`dropped_invalid`) and samples longer than the model's context or `max_sample_tokens`
+(`dropped_too_long`: dropped, not dead-lettered, as the message is well formed and stays on
+its stream; not truncated, as a cut trajectory is not what the reward paid for); groups whose
+advantages overflow (`dropped_nonfinite`); and steps whose loss or gradient is not finite
+(`skipped_nonfinite`: nothing applied, checkpointed or published, the samples acked untrained).
 """
 
 from __future__ import annotations
@@ -187,18 +183,9 @@ class Trainer:
             elif s.reward is None:
                 self._totals["dropped_unrewarded"] += 1
                 await d.ack()
-            elif not self._fits_model(s):  # would crash the forward pass: count, never train
-                self._totals["dropped_invalid"] += 1
-                log.warning("sample %s has token ids outside the model's vocabulary", s.id)
-                await d.ack()
-            elif self._too_long(s):  # the model cannot train it (nor in reasonable time)
-                self._count("dropped_too_long", [s])
-                log.warning(
-                    "sample %s has %d tokens, more than the %d trained: dropped",
-                    s.id,
-                    len(s.prompt_ids) + len(s.completion_ids),
-                    self._max_tokens,
-                )
+            elif (refusal := self._refusal(s)) is not None:  # count, ack, never train
+                self._count(refusal[0], [s])
+                log.warning("sample %s dropped: %s", s.id, refusal[1])
                 await d.ack()
             else:
                 self._held[s.id] = d
@@ -206,13 +193,20 @@ class Trainer:
                 if group is not None:
                     await self._complete(group)
 
-    def _fits_model(self, s: Sample) -> bool:
+    def _refusal(self, s: Sample) -> tuple[str, str] | None:
+        """(counter, why) for a sample this model must not train: ids it has no embedding
+        for would crash the forward pass; one longer than its context (2100 tokens against
+        2048) took 200 times a step's median."""
         vocab = int(self.model.get_input_embeddings().num_embeddings)
         ids = [*s.prompt_ids, *s.completion_ids]
-        return len(s.prompt_ids) > 0 and min(ids) >= 0 and max(ids) < vocab
-
-    def _too_long(self, s: Sample) -> bool:
-        return 0 < self._max_tokens < len(s.prompt_ids) + len(s.completion_ids)
+        if not s.prompt_ids or min(ids) < 0 or max(ids) >= vocab:
+            return "dropped_invalid", f"an empty prompt or ids outside the vocabulary of {vocab}"
+        if 0 < self._max_tokens < len(ids):
+            return (
+                "dropped_too_long",
+                f"{len(ids)} tokens, more than the {self._max_tokens} trained",
+            )
+        return None
 
     async def _complete(self, group: list[Sample]) -> None:
         self._groups_seen += 1
