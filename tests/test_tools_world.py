@@ -462,13 +462,26 @@ def test_a_written_corpus_loads_back_record_for_record(world: World, tmp_path: P
     assert load_corpus(tmp_path / "web.jsonl") == half
 
 
-def test_a_real_corpus_with_extra_keys_and_blank_lines_loads(tmp_path: Path) -> None:
+def test_a_real_corpus_with_extra_keys_blank_lines_and_integer_ids_loads(tmp_path: Path) -> None:
     path = tmp_path / "wiki.jsonl"
     path.write_text(
         '{"id": "1", "title": "Aaron", "text": "Aaron is a prophet.", "url": "x"}\n\n'
-        '{"id": "2", "title": "Abba", "text": "Abba is a band."}\n'
+        '{"id": 2, "title": "Abba", "text": "Abba is a band."}\n'
     )
-    assert [a.title for a in load_corpus(path)] == ["Aaron", "Abba"]
+    assert [(a.id, a.title) for a in load_corpus(path)] == [("1", "Aaron"), ("2", "Abba")]
+
+
+def test_the_search_tools_loader_reads_a_world_corpus_unchanged(
+    world: World, tmp_path: Path
+) -> None:
+    from sparring.tools.search.corpus import load_corpus as load_for_search
+
+    path = tmp_path / "world.jsonl"
+    write_corpus(path, world)
+    passages = load_for_search(path)
+    assert [(p.id, p.title, p.text) for p in passages] == [
+        (a.id, a.title, a.text) for a in world.articles
+    ]
 
 
 @pytest.mark.parametrize(
@@ -477,7 +490,8 @@ def test_a_real_corpus_with_extra_keys_and_blank_lines_loads(tmp_path: Path) -> 
         ("{not json", "not JSON"),
         ('["id", "title", "text"]', "JSON object"),
         ('{"id": "1", "title": "A"}', "text"),
-        ('{"id": 1, "title": "A", "text": "B"}', "id"),
+        ('{"id": 1.5, "title": "A", "text": "B"}', "id"),
+        ('{"id": "1", "title": "A", "text": 3}', "text"),
     ],
 )
 def test_a_bad_corpus_line_is_refused_with_its_line_number(
@@ -500,3 +514,18 @@ def test_a_repeated_id_and_a_missing_file_are_refused(tmp_path: Path) -> None:
         load_corpus(path)
     with pytest.raises(CorpusError, match="cannot read"):
         load_corpus(tmp_path / "absent.jsonl")
+
+
+def test_the_module_command_writes_the_corpus_questions_and_halves(tmp_path: Path) -> None:
+    from sparring.tools.world.__main__ import main
+
+    report = main([str(tmp_path), "--articles", "200", "--questions", "20"])
+    assert report["articles"] == 200
+    assert report["questions"] == 60
+    assert len(load_corpus(tmp_path / "corpus.jsonl")) == 200
+    halves = load_corpus(tmp_path / "local.jsonl") + load_corpus(tmp_path / "web.jsonl")
+    assert len(halves) == 200
+    lines = (tmp_path / "questions.jsonl").read_bytes().splitlines()
+    assert [Question.model_validate_json(line).hops for line in lines] == [1] * 20 + [2] * 20 + [
+        3
+    ] * 20

@@ -3,7 +3,9 @@
 The layout of the Wikipedia passage dumps that Search-R1 and Search Self-Play index, so a search
 index built over `write_corpus(path, world)` is built the same way over a user's own dump.
 `load_corpus` reads either: it refuses a line that is not such a record (naming the file and
-line) and a repeated id, and ignores extra keys a real dump may carry.
+line) and a repeated id, reads an integer id as its decimal string and ignores extra keys a real
+dump may carry, as the search tool's loader (sparring.tools.search.corpus) does. This module
+keeps its own loader so that the world imports in milliseconds, without faiss and BM25.
 
     write_corpus("world.jsonl", build_world(300))
     articles = load_corpus("world.jsonl")
@@ -63,6 +65,8 @@ def _record(line: bytes, where: str, number: int) -> Article:
         raise CorpusError(f"not JSON: {e}", where, number) from None
     if not isinstance(data, dict):
         raise CorpusError("a record must be a JSON object", where, number)
+    if isinstance(data.get("id"), int) and not isinstance(data["id"], bool):
+        data["id"] = str(data["id"])
     try:
         return Article.model_validate(data, strict=True)
     except ValidationError as e:
