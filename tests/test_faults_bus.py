@@ -6,6 +6,7 @@ an attacker's or a buggy client's would, never through sparring's own publish.
 from __future__ import annotations
 
 import asyncio
+import io
 import math
 import struct
 from collections.abc import AsyncIterator, Callable
@@ -15,12 +16,16 @@ from typing import Any
 import msgpack
 import nats
 import pytest
+from rich.console import Console
 from test_trainer_support import group
 
 from sparring.bus import Bus, BusConfig, EmbeddedServer
 from sparring.config import RunConfig
+from sparring.inspector.examples import example_episode
+from sparring.inspector.filters import EpisodeFilter
 from sparring.inspector.source import feed
 from sparring.inspector.store import EpisodeStore
+from sparring.inspector.tail import tail
 from sparring.launcher import Launcher
 from sparring.messages import DeadLetter, Episode, Metric, Sample, Task
 
@@ -187,6 +192,30 @@ async def test_the_inspectors_feed_survives_a_message_just_under_max_payload_on_
     finally:
         following.cancel()
         await asyncio.gather(following, return_exceptions=True)
+        await bus.close()
+
+
+async def test_sparring_tail_prints_the_episodes_around_a_message_just_under_max_payload(
+    small_server: EmbeddedServer, run_name: str
+) -> None:
+    bus = await Bus.connect(small_server.url, run=run_name, name="test")
+    out = io.StringIO()
+    console = Console(file=out, width=200, color_system=None, highlight=False)
+    printing = asyncio.create_task(tail(small_server.url, run_name, EpisodeFilter(), console))
+    try:
+        before = example_episode(run_name, seed="1111", solved=[True])
+        await bus.publish(before)
+        await _raw_publish(
+            small_server.url, bus.names.subject_of(before), _just_under(SMALL_PAYLOAD)
+        )
+        await bus.publish(example_episode(run_name, seed="2222", solved=[False]))
+        # Before the fix the follower failed on the bad message every time, never reaching this.
+        await _until(lambda: "seed=2222" in out.getvalue())
+        await asyncio.sleep(1.0)
+        assert out.getvalue().count("seed=1111") == 1 and not printing.done()
+    finally:
+        printing.cancel()
+        await asyncio.gather(printing, return_exceptions=True)
         await bus.close()
 
 
