@@ -27,6 +27,8 @@ from sparring.tools.answer import exact_match, f1, normalize_answer
         ("“Amsel”", "“amsel”"),
         ("Amsel — Teral", "amsel — teral"),
         ("ÉCOLE", "école"),
+        ("Orun\u00a0Guild", "orun guild"),
+        ("the\u2003end", "end"),
         ("", ""),
         ("?!...", ""),
     ],

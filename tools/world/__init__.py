@@ -10,7 +10,8 @@ one-to-three-sentence encyclopedia article, and multi-hop questions with checkab
     split = split_corpus(world, questions)              # local and web halves, for HierSearch
 
 Modules: names (syllable names), relations (the schema and its wording), articles, world
-(generation and look-ups), questions, split, corpus (JSONL in and out), errors.
+(generation and look-ups), questions, split, corpus (JSONL in and out), errors; and
+`python -m sparring.tools.world OUT --articles N` writes a world to disk and times it.
 """
 
 from sparring.tools.world.articles import Article, vocabulary
