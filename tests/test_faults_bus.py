@@ -264,3 +264,30 @@ async def test_a_dead_letter_that_cannot_be_stored_leaves_the_message_for_later_
         assert info.num_redelivered >= 1 and info.ack_floor.stream_seq == 0
     finally:
         await bus.close()
+
+
+async def test_the_metrics_collector_follows_again_after_its_subscription_fails(
+    nats_url: str, run_name: str, raw: Any, tmp_path: Path
+) -> None:
+    # The metrics stream is missing when the collector starts (deleted by hand): following it
+    # fails, and is shown; once the stream is back the collector follows again and writes.
+    bus = await Bus.connect(nats_url, run=run_name, name="launcher")
+    await raw.jetstream().delete_stream(bus.names.stream("metrics"))
+    launcher = Launcher(RunConfig(run=run_name), tmp_path, nats_url)
+    out = io.StringIO()
+    launcher.console = Console(file=out, width=200, color_system=None)
+    collecting = asyncio.create_task(launcher._collect(bus))
+    try:
+        await _until(lambda: "metrics: following again after" in out.getvalue())
+        again = await Bus.connect(nats_url, run=run_name, name="setup")  # recreates the stream
+        first = Metric(run=run_name, source="trainer", step=1, values={"loss": 0.5})
+        await again.publish(first)
+        await again.close()
+        path = tmp_path / "metrics.jsonl"
+        await _until(lambda: path.exists() and path.read_text().count("\n") == 1)
+        assert [Metric.model_validate_json(x) for x in path.read_text().splitlines()] == [first]
+        assert not collecting.done()
+    finally:
+        collecting.cancel()
+        await asyncio.gather(collecting, return_exceptions=True)
+        await bus.close()
