@@ -187,13 +187,11 @@ class Consumer(Generic[M]):
         return out
 
     async def _on_msg(self, msg: Any) -> None:
-        if self._is_status(msg):
-            # 404 no messages, 408 request expired, 409 limits or consumer gone: the request
-            # is over; 100 is an idle heartbeat. A status comes on the request's own reply
-            # subject, so one of an earlier request means nothing now.
-            token = msg.subject[len(self._inbox) + 1 :]
-            if token == self._current and msg.headers["Status"] != "100":
-                self._wake.set()
+        # Only a stream message carries a `$JS.ACK` reply. One with an empty body and a
+        # forged `Status: 408` header is still a stream message (taken for a status, it was
+        # never acked and held the ack floor back for good), and so becomes a dead letter.
+        if not (msg.reply or "").startswith("$JS.ACK."):
+            self._on_status(msg)
             return
         # Messages keep their stream subject, so they cannot be told apart by request: any
         # one counts for the fetch waiting now.
@@ -201,18 +199,15 @@ class Consumer(Generic[M]):
         if self._current and len(self._got) >= self._want:
             self._wake.set()
 
-    def _is_status(self, msg: Any) -> bool:
-        """A server status reply to one of our pull requests, not a stream message.
-
-        A status comes on the request's reply subject (`<inbox>.<request>`), with no reply
-        subject of its own. A stream message keeps its stream subject and carries a `$JS.ACK`
-        reply, even when its publisher gave it an empty body and a `Status: 408` header: taken
-        for a status, such a message was never acked and held the ack floor back for good."""
-        return (
-            not msg.reply
-            and msg.subject.startswith(self._inbox + ".")
-            and "Status" in (msg.headers or {})
-        )
+    def _on_status(self, msg: Any) -> None:
+        """A server status on a pull request's reply subject (`<inbox>.<request>`): 404 no
+        messages, 408 request expired, 409 limits or consumer gone end the request; 100 is an
+        idle heartbeat. One of an earlier request means nothing now, nor does anything else
+        sent straight to our inbox (no stream holds it, no one can ack it)."""
+        status = (msg.headers or {}).get("Status")
+        token = msg.subject[len(self._inbox) + 1 :]
+        if status is not None and status != "100" and token == self._current:
+            self._wake.set()
 
     async def _reject(self, msg: Any, error: MessageError) -> None:
         seq = int(msg.metadata.sequence.stream)
