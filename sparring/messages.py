@@ -166,12 +166,12 @@ class Sample(_Message):
 
 
 def _nonfinite_at(values: Float32s) -> int | None:
-    """Index of the first NaN or infinite item, or None (numpy, imported on first use: ~7 us
+    """Index of the first NaN or infinite item, or None (numpy, imported on first use: ~10 us
     for 8k items, where a Python loop over them costs ~150 us)."""
     import numpy as np
 
-    found = np.flatnonzero(~np.isfinite(np.frombuffer(values.tobytes(), dtype=values.dtype)))
-    return int(found[0]) if found.size else None
+    finite = np.isfinite(np.frombuffer(values.tobytes(), dtype=values.dtype))
+    return None if finite.all() else int(np.flatnonzero(~finite)[0])
 
 
 class ChatMessage(_Model):
