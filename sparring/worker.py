@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sparring.bus import Bus, BusConfig, ObjectNotFoundError
+from sparring.bus.errors import ConnectionLostError
 from sparring.config import RunConfig, WorkerConfig, load_config
 from sparring.errors import BusError
 from sparring.graphs import EpisodeOutcome, Game, Policies, load_game, play_episode
@@ -131,7 +132,7 @@ class Worker:
             if self._failure is None:
                 await self._publish_report()
         if self._failure is not None:
-            if not isinstance(self._failure, BusError):
+            if not isinstance(self._failure, ConnectionLostError):  # it would only time out
                 await self._publish_failed()
             raise self._failure
 
