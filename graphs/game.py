@@ -134,8 +134,16 @@ class Game:
         demonstrations: Demonstrate | None = None,
         ready: Ready | None = None,
         roles: Mapping[str, RoleSpec] | None = None,
+        warmup_smoothing: float = 0.1,
     ) -> None:
         self.name = name
+        # Label smoothing keeps a warmed-up model unsure enough to explore when demonstrations
+        # show one answer per prompt (arith). A game whose demonstrations already spread over
+        # several answers (Kuhn: every legal move) explores without it, and with it would play
+        # the smoothed-in junk tokens as illegal moves, so a game may turn it down.
+        if not 0 <= warmup_smoothing < 1:
+            raise GameError(f"game {name!r}: warmup_smoothing is {warmup_smoothing}; use [0, 1)")
+        self.warmup_smoothing = warmup_smoothing
         try:
             self.roles: dict[str, RoleSpec] = {role_name(r): s for r, s in (roles or {}).items()}
         except ValueError as e:

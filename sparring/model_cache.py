@@ -124,6 +124,7 @@ def warm_up_on_game(
         max_steps=max_steps,
         until=gate,
         check_every=check_every,
+        label_smoothing=game.warmup_smoothing,
     )
     say(
         f"model: warmed up in {report.steps} steps ({report.seconds:.0f} s, stopped by "
@@ -134,7 +135,12 @@ def warm_up_on_game(
 
 def _key(policy: PolicyConfig, game: Game, game_config: Any) -> str:
     """Changes whenever what the warm-up would learn changes (its demonstrations or settings)."""
-    h = hashlib.sha256(f"{_RECIPE}|{policy.warmup_max_steps}|{policy.warmup_check_every}".encode())
+    # The game's config is in the key because its readiness bar (and anything else the
+    # warm-up reads from it) decides what a cached model knows.
+    h = hashlib.sha256(
+        f"{_RECIPE}|{policy.warmup_max_steps}|{policy.warmup_check_every}|"
+        f"{game.warmup_smoothing}|{game_config!r}".encode()
+    )
     if game.has_demonstrations:
         rng = random.Random(0)
         for _ in range(256):

@@ -37,10 +37,18 @@ def _seat_script(strategy: dict[str, str]) -> ScriptedPolicy:
     return ScriptedPolicy(script)
 
 
-def _by_card(moves: dict[tuple[str, str], str]) -> ScriptedPolicy:
+def _alternating(illegal_every: int = 0) -> ScriptedPolicy:
+    """Plays the legal moves of each history in turn (so both are played half the time), and
+    with `illegal_every`, an "x" at the first information set every that many calls."""
+    asked: dict[str, int] = {}
+
     def script(messages: list[ChatMessage]) -> str:
-        words = messages[-1].content.split()
-        return moves[(words[2], words[4] if len(words) > 4 else "")]
+        text = messages[-1].content
+        history = text.split("history")[1].strip()
+        n = asked[text] = asked.get(text, 0) + 1
+        if illegal_every and text.strip() == "kuhn card J history" and n % illegal_every == 0:
+            return "x"
+        return legal_moves(history)[n % 2]
 
     return ScriptedPolicy(script)
 
@@ -95,7 +103,7 @@ def test_the_parser_strips_whitespace_and_knows_the_history() -> None:
     assert parse_move("c", "cb") == "c"
 
 
-async def test_a_hand_is_played_to_a_showdown_and_every_move_is_paid_its_seats_sign() -> None:
+async def test_a_hand_is_played_to_a_showdown_and_every_move_is_paid_its_seats_chips() -> None:
     outcome = await _play(CHECK_CALL, ["J", "K"])
     assert outcome.ok
     rewards = {s.role: s.reward for s in outcome.samples}
@@ -110,6 +118,15 @@ async def test_a_bet_and_a_call_pay_every_move_and_seats_get_opposite_rewards() 
     policy = _seat_script({"": "c", "c": "b", "cb": "c", "b": "c"})
     outcome = await _play(policy, ["K", "Q"])
     assert [s.role for s in outcome.samples] == ["player_0", "player_1", "player_0"]
+    assert [s.reward for s in outcome.samples] == [2.0, -2.0, 2.0]
+    assert outcome.episode.stats["chips/player_0"] == 2.0
+
+
+async def test_with_the_sign_reward_a_won_bet_pays_one_like_any_win() -> None:
+    policy = _seat_script({"": "c", "c": "b", "cb": "c", "b": "c"})
+    graph = GAME.build(Policies(default=policy), KuhnConfig(reward="sign"))
+    task = Task(run="t", game="kuhn_poker", params={"cards": ["K", "Q"]})
+    outcome = await play_episode(GAME, graph, task, KuhnConfig(reward="sign"), worker="w0")
     assert [s.reward for s in outcome.samples] == [1.0, -1.0, 1.0]
     assert outcome.episode.stats["chips/player_0"] == 2.0
 
@@ -175,7 +192,7 @@ def _strategy(moves: dict[tuple[str, str], str]) -> Strategy:
 
 async def test_evaluate_is_exact_for_a_scripted_bet_fold_policy() -> None:
     policy = _seat_script({"": "b", "c": "b", "b": "f", "cb": "f"})
-    figures = await GAME.evaluate(policy, CFG)
+    figures = await GAME.evaluate(policy, KuhnConfig(eval_samples=4))
     # seat 0 v random: bet; a call (1/2) is a showdown for +-2 (cancels over deals), a fold
     # (1/2) pays +1: 0.5 chips, won 1/2 + 1/2 * 1/2 = 0.75.
     assert figures["chips/random/seat0"] == pytest.approx(0.5)
@@ -188,8 +205,22 @@ async def test_evaluate_is_exact_for_a_scripted_bet_fold_policy() -> None:
     # (+1), Q calls. JQ +1, JK +1, QJ -2, QK +2, KJ -1, KQ -1 -> 0, won 3 of 6.
     assert figures["chips/heuristic/seat1"] == pytest.approx(0.0)
     assert figures["win_rate/heuristic/seat1"] == pytest.approx(0.5)
-    assert figures["legal"] == 1.0
-    assert len(policy.calls) == 12  # one greedy call per information set
+    assert figures["legal"] == 1.0 and figures["legal_sampled"] == 1.0
+    # A deterministic policy samples what it plays greedily.
+    for key in ("random/seat0", "random/seat1", "heuristic/seat0", "heuristic/seat1"):
+        assert figures[f"chips_sampled/{key}"] == pytest.approx(figures[f"chips/{key}"])
+    assert len(policy.calls) == 12 + 12 * 4  # one greedy call, 4 samples per information set
+
+
+async def test_the_sampled_figures_follow_the_share_of_each_move() -> None:
+    figures = await GAME.evaluate(_alternating(), KuhnConfig(eval_samples=8))
+    # Half and half at every decision is the uniform opponent itself: v random, the seats
+    # break even (zero-sum, symmetric), v heuristic each seat's exact value.
+    assert figures["chips_sampled/random/seat0"] == pytest.approx(expected(uniform, uniform, 0)[0])
+    assert figures["chips_sampled/heuristic/seat1"] == pytest.approx(
+        expected(uniform, heuristic, 1)[0]
+    )
+    assert figures["legal_sampled"] == 1.0
 
 
 async def test_an_illegal_policy_loses_every_hand_and_is_not_ready() -> None:
@@ -199,14 +230,25 @@ async def test_an_illegal_policy_loses_every_hand_and_is_not_ready() -> None:
     assert figures["win_rate/random/seat0"] == 0.0 and figures["win_rate/heuristic/seat1"] == 0.0
     assert figures["chips/random/seat0"] == -1.0 and figures["chips/random/seat1"] == -1.0
     assert not await GAME.ready(policy, CFG)
-    assert await GAME.ready(CHECK_CALL, CFG)
+    assert await GAME.ready(_alternating(), CFG)
 
 
-async def test_ready_needs_the_share_of_legal_info_sets() -> None:
-    moves = {(c, h): "c" for c in CARDS for h in HISTORIES}
-    moves[("J", "")] = "f"  # one of 12 illegal: 11/12 = 0.917 < 0.95
-    assert not await GAME.ready(_by_card(moves), CFG)
-    assert await GAME.ready(_by_card(moves), KuhnConfig(ready_legal=0.9))
+async def test_ready_needs_legal_samples_at_every_information_set() -> None:
+    cfg = KuhnConfig(eval_samples=8, ready_spread=0.0)
+    # One sample in four illegal at one information set of twelve: 0.75 legal there.
+    assert not await GAME.ready(_alternating(illegal_every=4), cfg)
+    assert await GAME.ready(
+        _alternating(illegal_every=4), cfg.model_copy(update={"ready_legal": 0.7})
+    )
+
+
+async def test_a_policy_that_always_checks_is_legal_but_not_ready() -> None:
+    # "c" is legal at every decision: greedily legal everywhere, but it never bets or folds,
+    # so self-play from it could not explore.
+    figures = await GAME.evaluate(CHECK_CALL, KuhnConfig(eval_samples=2))
+    assert figures["legal"] == 1.0
+    assert not await GAME.ready(CHECK_CALL, CFG)
+    assert await GAME.ready(CHECK_CALL, KuhnConfig(ready_spread=0.0))
 
 
 def test_demonstrations_are_legal_moves_at_every_reachable_state() -> None:

@@ -1,7 +1,8 @@
 """Kuhn Poker: a two-seat zero-sum card game one shared policy plays against itself.
 
 Three cards J < Q < K, an ante of 1 each, one betting round (rules in `rules`). The seat to move
-sees "kuhn card K history cb" and answers one letter: c (check or call), b (bet), f (fold). Each
+sees "kuhn card K history cb" and answers one letter: c (check or call), b (bet), f (fold); every
+move is paid the chips its seat won or lost in the hand (config `reward`). Each
 seat is its own role with its own running baseline (SPIRAL, arXiv 2506.24119, role-conditioned
 advantage estimation: one baseline for both seats would mix the first mover's edge into both).
 The graph and rewards are in `graph`, exact evaluation and the warm-up in `heldout`.
@@ -66,12 +67,13 @@ game = Game(
     evaluate=evaluate,
     demonstrations=demonstration,
     ready=ready,
+    warmup_smoothing=0.0,  # every legal move is demonstrated: the spread is in the data
     roles={
         seat: RoleSpec(
             estimator="rae",
             grouping="call",
-            description=f"{'first' if i == 0 else 'second'} to act; every move paid +1 on a won "
-            "hand, -1 on a lost one, against this seat's own baseline",
+            description=f"{'first' if i == 0 else 'second'} to act; every move paid the chips "
+            "its seat won or lost in the hand, against this seat's own baseline",
         )
         for i, seat in enumerate(SEATS)
     },

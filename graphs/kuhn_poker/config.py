@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["KuhnConfig"]
@@ -12,6 +14,13 @@ class KuhnConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    reward: Literal["chips", "sign"] = Field(
+        default="chips",
+        description="What every move of a seat is paid: the chips its seat won or lost in the "
+        "hand (+-1 or +-2; zero-sum), or only their sign (+-1, win or loss, as SPIRAL pays). "
+        "With the sign, a king wins whether it bets or checks and a jack loses whether it "
+        "calls or folds, so the sign carries no signal for those decisions.",
+    )
     temperature: float = Field(
         default=1.0,
         ge=0,
@@ -25,9 +34,24 @@ class KuhnConfig(BaseModel):
         "reads exactly one letter, so more would only buy malformed moves.",
     )
     ready_legal: float = Field(
-        default=0.95,
+        default=0.9,
         ge=0,
         le=1,
-        description="Share of the 12 information sets at which the greedy move must be legal "
-        "before the warm-up stops (it teaches format and legality, not strategy).",
+        description="Share of sampled moves that must be legal at every one of the 12 "
+        "information sets before the warm-up stops (it teaches format and legality, not "
+        "strategy).",
+    )
+    ready_spread: float = Field(
+        default=0.1,
+        ge=0,
+        le=0.5,
+        description="Share of sampled moves each legal move must keep at every information set "
+        "before the warm-up stops, so self-play starts from a policy that still explores.",
+    )
+    eval_samples: int = Field(
+        default=32,
+        ge=1,
+        le=1024,
+        description="Moves sampled per information set to estimate the sampled policy, for "
+        "the readiness check and the chips_sampled figures.",
     )

@@ -5,8 +5,8 @@
 
 Both seats are the one shared policy, asked as roles "player_0" and "player_1" so each seat's
 moves are recorded (and credited) apart. The rules node is code: a move that is not exactly one
-legal letter loses the hand for its seat (fail closed). `score` pays every move the sign of its
-seat's chips: +1 to each move of the winner, -1 to each move of the loser (Kuhn has no draws).
+legal letter loses the hand for its seat (fail closed). `score` pays every move the chips its seat
+won or lost in the hand (zero-sum; Kuhn has no draws), or with `reward: sign` only their sign.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def build(policies: Policies, cfg: KuhnConfig) -> Any:
 
 
 def score(state: dict[str, Any], calls: Sequence[Call], cfg: KuhnConfig) -> Scoring:
-    """Pay every move the sign of its seat's chips; a verdict per seat, and per illegal move."""
+    """Pay every move its seat's chips (or their sign); a verdict per seat, and per illegal move."""
     won = state["chips"] > 0  # player_0 won (zero-sum, no draws)
     illegal: int | None = state.get("illegal")
     cards, history = state["cards"], state["history"]
@@ -108,7 +108,8 @@ def score(state: dict[str, Any], calls: Sequence[Call], cfg: KuhnConfig) -> Scor
         if illegal is not None
         else f"cards {cards[0]} v {cards[1]}, history {history}"
     )
-    outcome = {SEATS[0]: 1.0 if won else -1.0, SEATS[1]: -1.0 if won else 1.0}
+    paid = float(state["chips"]) if cfg.reward == "chips" else (1.0 if won else -1.0)
+    outcome = {SEATS[0]: paid, SEATS[1]: -paid}
     payouts, verdicts = [], []
     moves = [c for c in calls if c.role in SEATS]
     for i, call in enumerate(moves):

@@ -10,7 +10,8 @@ greedy strategy from each seat against two fixed opponents:
 
 An illegal greedy move loses the hand, as in play. No sampling noise: two runs of the same
 weights give the same figures. `demonstration` is a random reachable state and a uniformly
-random legal move (format and legality, not strategy); `ready` is the greedy legal rate.
+random legal move (format and legality, not strategy); `ready` asks for legal and still
+spread sampled moves at every information set.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ __all__ = [
     "greedy_strategy",
     "heuristic",
     "ready",
+    "sampled_strategy",
     "uniform",
 ]
 
@@ -115,26 +117,78 @@ async def greedy_strategy(policy: Policy, cfg: KuhnConfig) -> dict[tuple[str, st
 
 
 async def evaluate(policy: Policy, cfg: KuhnConfig) -> dict[str, float]:
-    """Exact win rate and expected chips of the greedy policy from both seats v each opponent."""
+    """Exact win rate and expected chips of the greedy policy from both seats v each opponent,
+    and the expected chips of the sampled policy (its move shares estimated by sampling)."""
     moves = await greedy_strategy(policy, cfg)
 
-    def strategy(card: str, history: str) -> dict[str, float]:
+    def greedy(card: str, history: str) -> dict[str, float]:
         move = moves[(card, history)]
         return {move if move is not None else "illegal": 1.0}
 
-    out: dict[str, float] = {"legal": sum(m is not None for m in moves.values()) / len(moves)}
+    shares = await sampled_strategy(policy, cfg)
+
+    def sampled(card: str, history: str) -> dict[str, float]:
+        return shares[(card, history)]
+
+    out: dict[str, float] = {
+        "legal": sum(m is not None for m in moves.values()) / len(moves),
+        "legal_sampled": sum(1 - s.get("illegal", 0.0) for s in shares.values()) / len(shares),
+    }
     for name, opponent in OPPONENTS.items():
         for seat in (0, 1):
-            value, win = expected(strategy, opponent, seat)
+            value, win = expected(greedy, opponent, seat)
             out[f"win_rate/{name}/seat{seat}"] = win
             out[f"chips/{name}/seat{seat}"] = value
+            out[f"chips_sampled/{name}/seat{seat}"] = expected(sampled, opponent, seat)[0]
     return out
 
 
+async def sampled_strategy(
+    policy: Policy, cfg: KuhnConfig
+) -> dict[tuple[str, str], dict[str, float]]:
+    """The share of each move among `cfg.eval_samples` sampled moves at each information set.
+
+    Sampled at the play temperature, all in one batch; a move that does not parse is counted
+    under "illegal". This is the policy self-play actually runs, estimated (not exact: the
+    shares carry sampling noise of about 1/sqrt(eval_samples)).
+    """
+    params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature)
+    keys = [(card, history) for card in CARDS for history in HISTORIES]
+    generations = await asyncio.gather(
+        *(
+            policy.generate([ChatMessage(role="user", content=prompt(c, h))], params)
+            for c, h in keys
+            for _ in range(cfg.eval_samples)
+        )
+    )
+    shares: dict[tuple[str, str], dict[str, float]] = {}
+    for i, (c, h) in enumerate(keys):
+        counts: dict[str, float] = {}
+        for g in generations[i * cfg.eval_samples : (i + 1) * cfg.eval_samples]:
+            move = parse_move(g.text, h) or "illegal"
+            counts[move] = counts.get(move, 0.0) + 1 / cfg.eval_samples
+        shares[(c, h)] = counts
+    return shares
+
+
 async def ready(policy: Policy, cfg: KuhnConfig) -> bool:
-    """Whether the greedy move is legal at `cfg.ready_legal` of the 12 information sets."""
-    moves = await greedy_strategy(policy, cfg)
-    return sum(m is not None for m in moves.values()) / len(moves) >= cfg.ready_legal
+    """Whether, at EVERY one of the 12 information sets, sampled moves are legal at least
+    `cfg.ready_legal` of the time and each legal move is still played at least
+    `cfg.ready_spread` of the time.
+
+    Per information set, and sampled rather than greedy: "c" is legal everywhere, so a model
+    that ignores its card and the history and always says "c" has a legal greedy move at all 12
+    and knows nothing. Legal bets and folds only where they are legal show the model reads the
+    history; both legal moves still played show it has not collapsed onto one, which self-play
+    needs to explore (the demonstrations play them half and half).
+    """
+    shares = await sampled_strategy(policy, cfg)
+    for (_, history), share in shares.items():
+        if 1 - share.get("illegal", 0.0) < cfg.ready_legal:
+            return False
+        if min(share.get(m, 0.0) for m in legal_moves(history)) < cfg.ready_spread:
+            return False
+    return True
 
 
 def demonstration(rng: random.Random, cfg: KuhnConfig) -> tuple[list[ChatMessage], str]:
