@@ -99,6 +99,8 @@ async def test_an_overflowing_step_is_skipped_counted_and_never_checkpointed_or_
     huge = make_sample("huge", 3e38, role=Role.PROPOSER, run=bus.run)
     await bus.publish(huge)
     await _until(lambda: trainer.totals.get("skipped_nonfinite") == 1)
+    assert all(torch.equal(before[k], v) for k, v in _weights(trainer.model).items())
+    assert trainer.state.step == 0 and not trainer.checkpoint_root.exists()
     good = group("ok", [1.0, 0.0], run=bus.run)
     await bus.publish_many(good)
     await _until(lambda: trainer.state.step == 1)
