@@ -5,7 +5,8 @@ own server (its URL is in RUN/nats.url while `sparring run` runs), or else an
 `EmbeddedServer` started on the run directory's own store (RUN/nats) so a finished run opens with
 nothing else running. `feed(store, bus_url, run)` reads every episode into an `EpisodeStore`
 until cancelled, reconnecting with back-off if the stream breaks (a viewer left open for hours
-must not die with a network blip).
+must not die with a network blip). Only a new episode resets the back-off: one that fails at
+the same place each time would otherwise replay the whole stream every 0.5 s.
 
 The run name is the one the launcher recorded in RUN/config.yaml, else the directory's name
 (`runs/arith-20250101-120000` -> `arith-20250101-120000`).
@@ -130,8 +131,10 @@ async def feed(
             try:
                 store.fail(None)
                 async for episode in bus.follow(Episode, from_start=True):
-                    attempt = 0
-                    if store.add(episode) is not None and on_episode is not None:
+                    if store.add(episode) is None:
+                        continue  # replayed after a reconnection: not a sign of health
+                    attempt = 0  # a new episode: the stream works again, so no back-off
+                    if on_episode is not None:
                         on_episode(episode)
             finally:
                 await _close_quietly(bus)
