@@ -32,7 +32,7 @@ from sparring.bus._names import ROUTES, RunNames, check_token, route_of
 from sparring.bus._publisher import Publisher
 from sparring.bus.config import BusConfig
 from sparring.bus.consumer import Consumer, dead_letter
-from sparring.bus.errors import BusError, ConnectError, PublishError, SetupError
+from sparring.bus.errors import BusError, ConnectError, SetupError
 from sparring.errors import MessageError
 from sparring.messages import DeadLetter, Message, PolicyVersion, Task
 
