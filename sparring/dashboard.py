@@ -35,6 +35,9 @@ _COUNTS = (
     "dropped_stale",
     "dropped_incomplete",
 )
+# Refusals of hostile or broken input: a column only once one happened (a healthy run has
+# none, and six always-zero columns would crowd the table).
+_RARE = ("dropped_invalid", "dropped_too_long", "dropped_nonfinite", "skipped_nonfinite")
 _ALL = "all"  # the row of evaluation keys without a '/'
 
 
@@ -157,18 +160,21 @@ class Dashboard:
 
     def _counts_table(self, values: dict[str, float]) -> Table | None:
         """Samples per role: trained, and skipped or dropped with the reason (cumulative)."""
+        counts = (*_COUNTS, *_RARE)
         roles = sorted(
-            {k.split("/", 1)[1] for k in values if k.split("/", 1)[0] in _COUNTS and "/" in k},
+            {k.split("/", 1)[1] for k in values if k.split("/", 1)[0] in counts and "/" in k},
             key=natural,
         )
         if not roles:
             return None
+        rare = [n for n in _RARE if any(values.get(f"{n}/{r}", 0) for r in roles)]
+        columns = [*_COUNTS, *rare]
         table = Table(title="samples per role (since the start)", title_justify="left")
         table.add_column("role")
-        for name in _COUNTS:
+        for name in columns:
             table.add_column(name.replace("_", " "), justify="right")
         for role in roles:
-            table.add_row(role, *(f"{values.get(f'{n}/{role}', 0):.0f}" for n in _COUNTS))
+            table.add_row(role, *(f"{values.get(f'{n}/{role}', 0):.0f}" for n in columns))
         return table
 
     def _table(self, title: str, values: dict[str, float]) -> Table:

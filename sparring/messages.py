@@ -159,19 +159,39 @@ class Sample(_Message):
         # such a sample is refused here, on receipt, so it becomes a dead letter with the reason.
         if self.reward is not None and not math.isfinite(self.reward):
             raise ValueError(f"reward is {self.reward}: it must be a finite number")
-        bad = _nonfinite_at(self.logprobs)
+        # A huge finite reward is as bad: one step is skipped as non-finite, but the running
+        # RAE baseline takes it in and every later advantage of the role is swamped by it.
+        if self.reward is not None and abs(self.reward) > MAX_ABS_REWARD:
+            raise ValueError(
+                f"reward is {self.reward}: beyond +-{MAX_ABS_REWARD:g}, which no game pays; "
+                "scale the game's rewards down"
+            )
+        bad = _first_bad(self.logprobs, "logprob")
         if bad is not None:
-            raise ValueError(f"logprobs[{bad}] is {self.logprobs[bad]}: it must be a finite number")
+            raise ValueError(
+                f"logprobs[{bad}] is {self.logprobs[bad]}: it must be a finite number <= 0 "
+                "(the log of a probability)"
+            )
+        bad = _first_bad(self.loss_mask, "bit")
+        if bad is not None:
+            raise ValueError(f"loss_mask[{bad}] is {self.loss_mask[bad]}: it must be 0 or 1")
         return self
 
 
-def _nonfinite_at(values: Float32s) -> int | None:
-    """Index of the first NaN or infinite item, or None (numpy, imported on first use: ~10 us
-    for 8k items, where a Python loop over them costs ~150 us)."""
+MAX_ABS_REWARD = 1e6
+"""The largest reward a Sample may carry, either sign (see Sample's checks)."""
+
+_LOGPROB_SLACK = 1e-3  # float32 log_softmax may round the log of a near-1 probability above 0
+
+
+def _first_bad(values: Float32s | Bits, what: Literal["logprob", "bit"]) -> int | None:
+    """Index of the first item that is no logprob (NaN, inf or > 0) or no bit (> 1), or None
+    (numpy, imported on first use: ~10 us for 8k items, where a Python loop costs ~150 us)."""
     import numpy as np
 
-    finite = np.isfinite(np.frombuffer(values.tobytes(), dtype=values.dtype))
-    return None if finite.all() else int(np.flatnonzero(~finite)[0])
+    v = np.frombuffer(values.tobytes(), dtype=values.dtype)
+    ok = (v <= 1) if what == "bit" else (np.isfinite(v) & (v <= _LOGPROB_SLACK))
+    return None if ok.all() else int(np.flatnonzero(~ok)[0])
 
 
 class ChatMessage(_Model):

@@ -76,6 +76,18 @@ def test_samples_per_role_show_trained_and_each_reason_to_skip() -> None:
     assert rows["solver"] == ["640", "96", "0", "0", "0", "0"]
     assert rows["proposer"] == ["0", "0", "12", "0", "0", "0"]
     assert rows["seat_1"] == ["0", "0", "0", "0", "3", "0"]
+    assert "too long" not in text and "nonfinite" not in text  # none happened: no column
+
+
+def test_refusals_of_broken_input_get_a_column_once_one_happened() -> None:
+    d = Dashboard("r")
+    values = {"trained/solver": 64, "dropped_too_long/solver": 2, "skipped_nonfinite/judge": 8}
+    d.add(_metric("trainer", 3, values))
+    text = _text(d)
+    assert "too long" in text and "nonfinite" in text and "invalid" not in text
+    rows = _rows(text)
+    assert rows["solver"] == ["64", "0", "0", "0", "0", "0", "2", "0"]
+    assert rows["judge"] == ["0", "0", "0", "0", "0", "0", "0", "8"]
 
 
 def test_a_failed_worker_is_shown_loudly_and_left_out_of_the_worker_averages() -> None:

@@ -94,6 +94,31 @@ async def test_nan_and_inf_rewards_and_logprobs_are_dead_lettered_with_the_reaso
         assert not letter.truncated and letter.original_size == len(letter.data)
 
 
+async def test_huge_rewards_positive_logprobs_and_masks_beyond_one_are_dead_lettered(
+    bus: Bus, raw: Any
+) -> None:
+    base = group("g", [1.0, 0.0], run=bus.run)[0].model_dump()
+    hostile = {
+        "reward is 3e+38": msgpack.packb({**base, "reward": 3e38}),
+        "reward is -2000000.0": msgpack.packb({**base, "reward": -2e6}),
+        "logprobs[1] is 0.5": msgpack.packb({**base, "logprobs": struct.pack("<2f", -0.5, 0.5)}),
+        "loss_mask[0] is 7": msgpack.packb({**base, "loss_mask": bytes([7, 1])}),
+    }
+    subject = bus.names.subject_of(group("g", [1.0], run=bus.run)[0])
+    for data in hostile.values():
+        await raw.jetstream().publish(subject, data)
+    good = group("ok", [1e6, -1e6], run=bus.run)  # the bound itself is allowed
+    await bus.publish_many(good)
+
+    consumer = await bus.consumer(Sample, durable="trainer")
+    got = [d.message for d in await consumer.fetch(50, timeout=1.0)]
+    assert got == good
+    letters = await bus.dead_letters()
+    assert len(letters) == len(hostile)
+    for words, letter in zip(hostile, letters, strict=True):
+        assert words in letter.error, letter.error
+
+
 async def test_an_empty_message_with_a_forged_status_header_is_dead_lettered_and_the_floor_moves(
     bus: Bus, raw: Any
 ) -> None:
