@@ -28,6 +28,7 @@ from sparring.tools.search import (
     SearchIndex,
     SearchIndexError,
     SearchTool,
+    _progress,
     format_hits,
     load_corpus,
     reciprocal_rank_fusion,
@@ -379,6 +380,21 @@ async def test_the_tool_loop_calls_the_search_tool_and_masks_its_passages(
         policy.decode(masked) == f"<result>{first.result}</result><result>{second.result}</result>"
     )
     assert "<result>[Velmora Guild]" in text
+
+
+def test_without_a_terminal_build_progress_is_printed_as_plain_lines(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(_progress, "_PLAIN_EVERY_S", 0.0)
+    with _progress.Bar("embedding", 4, "passages", enabled=True) as bar:
+        bar.advance(2)
+        bar.advance(2)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("index: embedding 2/4 passages, ") and lines[0].endswith("s left")
+    assert lines[-1].startswith("index: embedding 4/4 passages, ")
+    with _progress.Bar("embedding", 4, "passages", enabled=False) as bar:
+        bar.advance(4)
+    assert capsys.readouterr().out == ""
 
 
 # --- sparring index -------------------------------------------------------------------------
