@@ -9,8 +9,9 @@ import pytest
 from sparring.cli import main
 from sparring.errors import GameError
 from sparring.graphs import EpisodeOutcome, Policies, load_game, play_episode
-from sparring.graphs.kuhn_poker import KuhnConfig, expected, heuristic, uniform
+from sparring.graphs.kuhn_poker import KuhnConfig, expected, exploitability, heuristic, uniform
 from sparring.graphs.kuhn_poker.heldout import Strategy
+from sparring.graphs.kuhn_poker.heldout import demonstrated as demonstrated_moves
 from sparring.graphs.kuhn_poker.rules import (
     CARDS,
     DEALS,
@@ -37,9 +38,10 @@ def _seat_script(strategy: dict[str, str]) -> ScriptedPolicy:
     return ScriptedPolicy(script)
 
 
-def _alternating(illegal_every: int = 0) -> ScriptedPolicy:
-    """Plays the legal moves of each history in turn (so both are played half the time), and
-    with `illegal_every`, an "x" at the first information set every that many calls."""
+def _alternating(illegal_every: int = 0, *, demonstrated: bool = False) -> ScriptedPolicy:
+    """Plays the legal moves of each history in turn (so both are played half the time), or
+    with `demonstrated` the moves of the demonstrated strategy in turn; with `illegal_every`,
+    an "x" at the first information set every that many calls."""
     asked: dict[str, int] = {}
 
     def script(messages: list[ChatMessage]) -> str:
@@ -48,7 +50,8 @@ def _alternating(illegal_every: int = 0) -> ScriptedPolicy:
         n = asked[text] = asked.get(text, 0) + 1
         if illegal_every and text.strip() == "kuhn card J history" and n % illegal_every == 0:
             return "x"
-        return legal_moves(history)[n % 2]
+        moves = sorted(demonstrated_moves(text.split()[2], history)) if demonstrated else None
+        return moves[n % len(moves)] if moves else legal_moves(history)[n % 2]
 
     return ScriptedPolicy(script)
 
@@ -230,39 +233,74 @@ async def test_an_illegal_policy_loses_every_hand_and_is_not_ready() -> None:
     assert figures["win_rate/random/seat0"] == 0.0 and figures["win_rate/heuristic/seat1"] == 0.0
     assert figures["chips/random/seat0"] == -1.0 and figures["chips/random/seat1"] == -1.0
     assert not await GAME.ready(policy, CFG)
-    assert await GAME.ready(_alternating(), CFG)
+    assert await GAME.ready(_alternating(demonstrated=True), CFG)
 
 
 async def test_ready_needs_legal_samples_at_every_information_set() -> None:
-    cfg = KuhnConfig(eval_samples=8, ready_spread=0.0)
-    # One sample in four illegal at one information set of twelve: 0.75 legal there.
-    assert not await GAME.ready(_alternating(illegal_every=4), cfg)
-    assert await GAME.ready(
-        _alternating(illegal_every=4), cfg.model_copy(update={"ready_legal": 0.7})
-    )
+    cfg = KuhnConfig(eval_samples=8)
+    # One sample in four illegal at one information set of twelve: there, c and b 3/8 each
+    # and x 1/4 against 1/2 and 1/2: a distance of 1/4.
+    assert not await GAME.ready(_alternating(illegal_every=4, demonstrated=True), cfg)
+    loose = cfg.model_copy(update={"ready_tv": 0.3})
+    assert await GAME.ready(_alternating(illegal_every=4, demonstrated=True), loose)
 
 
-async def test_a_policy_that_always_checks_is_legal_but_not_ready() -> None:
-    # "c" is legal at every decision: greedily legal everywhere, but it never bets or folds,
-    # so self-play from it could not explore.
+async def test_a_card_blind_policy_is_legal_but_not_ready() -> None:
+    # "c" is legal at every decision: greedily legal everywhere, but it never bets or folds.
     figures = await GAME.evaluate(CHECK_CALL, KuhnConfig(eval_samples=2))
     assert figures["legal"] == 1.0
     assert not await GAME.ready(CHECK_CALL, CFG)
-    assert await GAME.ready(CHECK_CALL, KuhnConfig(ready_spread=0.0))
+    # Uniform legal moves everywhere: spread and legal, but blind to the card (a king facing
+    # a bet folds half the time).
+    assert not await GAME.ready(_alternating(), CFG)
 
 
-def test_demonstrations_are_legal_moves_at_every_reachable_state() -> None:
+def test_demonstrations_are_the_half_known_game_at_every_reachable_state() -> None:
     rng, seen = random.Random(0), set()
-    for _ in range(400):
+    for _ in range(600):
         messages, move = GAME.demonstrations(rng, CFG)
         (message,) = messages
-        history = message.content.split("history")[1].strip()
+        card, history = message.content.split()[2], message.content.split("history")[1].strip()
         assert parse_move(move, history) == move
-        seen.add((message.content, move))
-    assert len(seen) == 24  # 12 information sets x 2 legal moves
+        seen.add((card, history, move))
+    # 12 information sets x 2 legal moves, but a king facing a bet never folds and a jack
+    # facing one never calls (2 histories each).
+    assert len(seen) == 24 - 4
+    assert ("K", "b", "f") not in seen and ("J", "cb", "c") not in seen
+    assert ("Q", "b", "f") in seen and ("Q", "b", "c") in seen
 
 
 def test_sparring_graph_draws_the_move_rules_loop(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["graph", "kuhn_poker"]) == 0
     out = capsys.readouterr().out
     assert "graph TD;" in out and "move --> rules;" in out and "rules -.-> move;" in out
+
+
+def _nash(alpha: float) -> Strategy:
+    """Kuhn's equilibrium family (Kuhn 1950): player_0 bluffs a J with alpha, bets a K with
+    3 alpha, calls with a Q with alpha + 1/3; player_1 bets a K, bluffs a J 1/3, calls a Q 1/3."""
+    table = {
+        ("J", ""): {"b": alpha, "c": 1 - alpha},
+        ("Q", ""): {"c": 1.0},
+        ("K", ""): {"b": 3 * alpha, "c": 1 - 3 * alpha},
+        ("J", "cb"): {"f": 1.0},
+        ("Q", "cb"): {"c": alpha + 1 / 3, "f": 2 / 3 - alpha},
+        ("K", "cb"): {"c": 1.0},
+        ("J", "c"): {"b": 1 / 3, "c": 2 / 3},
+        ("Q", "c"): {"c": 1.0},
+        ("K", "c"): {"b": 1.0},
+        ("J", "b"): {"f": 1.0},
+        ("Q", "b"): {"c": 1 / 3, "f": 2 / 3},
+        ("K", "b"): {"c": 1.0},
+    }
+    return lambda card, history: table[(card, history)]
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.2, 1 / 3])
+def test_an_equilibrium_is_not_exploitable_and_the_fixed_opponents_are(alpha: float) -> None:
+    assert exploitability(_nash(alpha)) == pytest.approx(0.0, abs=1e-12)
+    # The seats' game values: -1/18 for the first to act, whatever alpha.
+    assert expected(_nash(alpha), _nash(alpha), 0)[0] == pytest.approx(-1 / 18)
+    assert exploitability(uniform) == pytest.approx(11 / 24)
+    assert exploitability(heuristic) == pytest.approx(1 / 6)
+    assert exploitability(_strategy({(c, h): "c" for c in CARDS for h in HISTORIES})) > 0.3

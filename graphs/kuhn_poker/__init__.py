@@ -23,6 +23,7 @@ from sparring.graphs.kuhn_poker.heldout import (
     demonstration,
     evaluate,
     expected,
+    exploitability,
     greedy_strategy,
     heuristic,
     ready,
@@ -40,6 +41,7 @@ __all__ = [
     "demonstration",
     "evaluate",
     "expected",
+    "exploitability",
     "game",
     "greedy_strategy",
     "heuristic",
@@ -67,7 +69,7 @@ game = Game(
     evaluate=evaluate,
     demonstrations=demonstration,
     ready=ready,
-    warmup_smoothing=0.0,  # every legal move is demonstrated: the spread is in the data
+    warmup_smoothing=0.0,  # the demonstrations carry the spread (both legal moves shown)
     roles={
         seat: RoleSpec(
             estimator="rae",

@@ -33,23 +33,16 @@ class KuhnConfig(BaseModel):
         description="Tokens a move may take: one letter and room for an end token; the parser "
         "reads exactly one letter, so more would only buy malformed moves.",
     )
-    ready_legal: float = Field(
-        default=0.9,
-        ge=0,
+    ready_tv: float = Field(
+        default=0.2,
+        gt=0,
         le=1,
-        description="Share of sampled moves that must be legal at every one of the 12 "
-        "information sets before the warm-up stops (it teaches format and legality, not "
-        "strategy).",
-    )
-    ready_spread: float = Field(
-        default=0.1,
-        ge=0,
-        le=0.5,
-        description="Share of sampled moves each legal move must keep at every information set "
-        "before the warm-up stops, so self-play starts from a policy that still explores.",
+        description="The warm-up stops once the sampled moves are within this total variation "
+        "distance of the demonstrated strategy at every one of the 12 information sets (it "
+        "teaches legality, the card and the two dominated choices; not strategy).",
     )
     eval_samples: int = Field(
-        default=32,
+        default=64,
         ge=1,
         le=1024,
         description="Moves sampled per information set to estimate the sampled policy, for "

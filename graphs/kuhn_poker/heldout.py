@@ -8,10 +8,13 @@ greedy strategy from each seat against two fixed opponents:
 - `random`: a uniformly random legal move;
 - `heuristic`: bet or call with K, check or fold with J, with Q check and call a bet.
 
-An illegal greedy move loses the hand, as in play. No sampling noise: two runs of the same
-weights give the same figures. `demonstration` is a random reachable state and a uniformly
-random legal move (format and legality, not strategy); `ready` asks for legal and still
-spread sampled moves at every information set.
+Beside them, the exploitability of the greedy and of the sampled policy: what a best response
+wins against it, 0 at a Nash equilibrium. An illegal greedy move loses the hand, as in play.
+The greedy figures carry no sampling noise: two runs of the same weights give the same ones;
+the sampled ones estimate each move's share from `eval_samples` draws per information set.
+`demonstration` is a random reachable state and a move of `demonstrated`, the half-known
+game (uniform legal moves, but a king calls and a jack folds facing a bet); `ready` asks that
+the sampled policy play it at every information set.
 """
 
 from __future__ import annotations
@@ -39,9 +42,11 @@ from sparring.policy.base import Policy, SamplingParams
 __all__ = [
     "OPPONENTS",
     "Strategy",
+    "demonstrated",
     "demonstration",
     "evaluate",
     "expected",
+    "exploitability",
     "greedy_strategy",
     "heuristic",
     "ready",
@@ -103,6 +108,31 @@ def _walk(
     return value, win
 
 
+def _pure_strategies(seat: int) -> list[Strategy]:
+    """Every deterministic strategy of `seat`: one legal move at each of its 6 information sets."""
+    keys = [(c, h) for c in CARDS for h in HISTORIES if to_move(h) == seat]
+    choices: list[dict[tuple[str, str], str]] = [{}]
+    for key in keys:
+        choices = [{**c, key: m} for c in choices for m in legal_moves(key[1])]
+    return [lambda card, history, c=c: {c[(card, history)]: 1.0} for c in choices]
+
+
+def exploitability(strategy: Strategy) -> float:
+    """How much a best response wins against `strategy` playing both seats, in chips per hand.
+
+    The mean over the two seats of the best response's expected chips (each over the 64
+    deterministic strategies of the other seat), so a Nash equilibrium scores 0 (the seats'
+    game values, -1/18 and +1/18, cancel) and anything else more. The standard yardstick of
+    self-play in poker (e.g. Heinrich and Silver 2016, NFSP): unlike the figures against a fixed
+    opponent it cannot be gamed by exploiting that one opponent.
+    """
+    best = [
+        max(expected(br, strategy, 1 - seat)[0] for br in _pure_strategies(1 - seat))
+        for seat in (0, 1)
+    ]
+    return sum(best) / 2
+
+
 async def greedy_strategy(policy: Policy, cfg: KuhnConfig) -> dict[tuple[str, str], str | None]:
     """The policy's greedy move at each of the 12 information sets (None: illegal), one batch."""
     greedy = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=0.0)
@@ -140,6 +170,8 @@ async def evaluate(policy: Policy, cfg: KuhnConfig) -> dict[str, float]:
             out[f"win_rate/{name}/seat{seat}"] = win
             out[f"chips/{name}/seat{seat}"] = value
             out[f"chips_sampled/{name}/seat{seat}"] = expected(sampled, opponent, seat)[0]
+    out["exploitability/greedy"] = exploitability(greedy)
+    out["exploitability/sampled"] = exploitability(sampled)
     return out
 
 
@@ -172,28 +204,46 @@ async def sampled_strategy(
 
 
 async def ready(policy: Policy, cfg: KuhnConfig) -> bool:
-    """Whether, at EVERY one of the 12 information sets, sampled moves are legal at least
-    `cfg.ready_legal` of the time and each legal move is still played at least
-    `cfg.ready_spread` of the time.
+    """Whether the sampled policy plays the demonstrated one (`demonstrated`) at EVERY one of
+    the 12 information sets, within a total variation distance of `cfg.ready_tv`.
 
     Per information set, and sampled rather than greedy: "c" is legal everywhere, so a model
     that ignores its card and the history and always says "c" has a legal greedy move at all 12
-    and knows nothing. Legal bets and folds only where they are legal show the model reads the
-    history; both legal moves still played show it has not collapsed onto one, which self-play
-    needs to explore (the demonstrations play them half and half).
+    and knows nothing. Matching the demonstrated shares shows the model reads the history
+    (legal bets and folds), reads its card (the dominated choices) and has not collapsed onto
+    one move where both are shown (self-play needs that spread to explore). Illegal samples
+    count as distance.
     """
     shares = await sampled_strategy(policy, cfg)
-    for (_, history), share in shares.items():
-        if 1 - share.get("illegal", 0.0) < cfg.ready_legal:
-            return False
-        if min(share.get(m, 0.0) for m in legal_moves(history)) < cfg.ready_spread:
+    for (card, history), share in shares.items():
+        target = demonstrated(card, history)
+        moves = set(share) | set(target)
+        distance = sum(abs(share.get(m, 0.0) - target.get(m, 0.0)) for m in moves) / 2
+        if distance > cfg.ready_tv:
             return False
     return True
 
 
+def demonstrated(card: str, history: str) -> dict[str, float]:
+    """The strategy the warm-up demonstrates: the half-known game.
+
+    Uniform over the legal moves, except the two choices no strategy is needed for: facing a
+    bet, a king calls (it cannot lose the showdown) and a jack folds (it cannot win it). What
+    is left to self-play is the strategy proper: when to bet (a king for value, a jack as a
+    bluff) and whether a queen calls a bet. These two rules also make the warm-up teach the
+    model to read its card, which uniform demonstrations never did: a card-blind model stayed
+    card-blind through self-play (docs/learning.md).
+    """
+    if history.endswith("b") and card == "K":
+        return {"c": 1.0}
+    if history.endswith("b") and card == "J":
+        return {"f": 1.0}
+    return uniform(card, history)
+
+
 def demonstration(rng: random.Random, cfg: KuhnConfig) -> tuple[list[ChatMessage], str]:
-    """A random reachable decision (every card meets every history) and a random legal move."""
+    """A random reachable decision (every card meets every history) and a move drawn from the
+    demonstrated strategy there."""
     card, history = rng.choice(CARDS), rng.choice(HISTORIES)
-    return [ChatMessage(role="user", content=prompt(card, history))], rng.choice(
-        legal_moves(history)
-    )
+    moves, weights = zip(*demonstrated(card, history).items(), strict=True)
+    return [ChatMessage(role="user", content=prompt(card, history))], rng.choices(moves, weights)[0]
