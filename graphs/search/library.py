@@ -12,10 +12,10 @@ index (exact faiss inner product + BM25) in a few seconds on a CPU. A user may i
 Recall, measured with `oracle_recall` on the 300-article world of seed 0 (810 1-hop questions;
 top-k contains the article that states the fact):
 
-    query                               k   dense  bm25  hybrid
-    the subject's name (forward, 1 hop)  1   1.00   1.00  1.00
-    the answer (backward, 939 hops)      2    .10    .45   .27
-    the answer (backward)                5    .26    .71   .58
+    query                                         k   dense  bm25  hybrid
+    the subject's name (forward; 810 1-hop qs)    1   1.00   1.00  1.00
+    the answer (backward; last hop of 939 2-hop)  2    .10    .45   .27
+    the answer (backward; same)                   5    .26    .71   .58
 
 A made-up name is one rare term, which BM25 matches exactly and a small embedding model blurs;
 so the game searches with BM25 by default (`search_mode`).
