@@ -143,16 +143,30 @@ async def test_a_fold_loses_the_hand_for_the_folder() -> None:
 async def test_an_illegal_move_loses_the_hand_with_a_verdict() -> None:
     policy = _seat_script({"": "c", "c": "f", "b": "c", "cb": "c"})  # player_1 folds to a check
     outcome = await _play(policy, ["J", "K"])  # ... holding the best card: it still loses
-    assert [s.reward for s in outcome.samples] == [1.0, -1.0]
+    # player_1 forfeits its ante (-1) and the illegal move pays the penalty on top (-1 more).
+    assert [s.reward for s in outcome.samples] == [1.0, -2.0]
     assert outcome.episode.stats == {"chips/player_0": 1.0, "illegal": 1.0}
     (bad,) = [v for v in outcome.episode.verdicts if v.name == "legal_move"]
     assert bad.role == "player_1" and not bad.ok
     assert bad.sample_id == outcome.samples[1].id
 
 
+async def test_only_the_illegal_move_pays_the_penalty_and_it_can_be_turned_off() -> None:
+    # player_0 checks, player_1 bets, player_0 answers "b" (no raise in Kuhn): illegal.
+    policy = _seat_script({"": "c", "c": "b", "cb": "b", "b": "c"})
+    outcome = await _play(policy, ["K", "Q"])
+    assert [s.reward for s in outcome.samples] == [-1.0, 1.0, -2.0]
+    assert "more for being illegal" in outcome.episode.rewards[-1].reason
+    cfg = KuhnConfig(illegal_penalty=0.0)
+    graph = GAME.build(Policies(default=policy), cfg)
+    task = Task(run="t", game="kuhn_poker", params={"cards": ["K", "Q"]})
+    plain = await play_episode(GAME, graph, task, cfg, worker="w0")
+    assert [s.reward for s in plain.samples] == [-1.0, 1.0, -1.0]  # a fold's cost, no more
+
+
 async def test_a_malformed_first_move_ends_the_hand_at_once() -> None:
     outcome = await _play(ScriptedPolicy(lambda m: "raise"), ["K", "J"])
-    assert [(s.role, s.reward) for s in outcome.samples] == [("player_0", -1.0)]
+    assert [(s.role, s.reward) for s in outcome.samples] == [("player_0", -2.0)]
     assert outcome.episode.stats["chips/player_0"] == -1.0
 
 

@@ -21,6 +21,13 @@ class KuhnConfig(BaseModel):
         "With the sign, a king wins whether it bets or checks and a jack loses whether it "
         "calls or folds, so the sign carries no signal for those decisions.",
     )
+    illegal_penalty: float = Field(
+        default=1.0,
+        ge=0,
+        description="Chips an illegal move itself pays on top of its seat's forfeit. Without it "
+        "an illegal move facing a bet costs exactly what a fold costs, so nothing in self-play "
+        "tells the two apart, and the policy drifted into illegal 'folds'.",
+    )
     temperature: float = Field(
         default=1.0,
         ge=0,

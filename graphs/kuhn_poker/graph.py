@@ -6,7 +6,8 @@
 Both seats are the one shared policy, asked as roles "player_0" and "player_1" so each seat's
 moves are recorded (and credited) apart. The rules node is code: a move that is not exactly one
 legal letter loses the hand for its seat (fail closed). `score` pays every move the chips its seat
-won or lost in the hand (zero-sum; Kuhn has no draws), or with `reward: sign` only their sign.
+won or lost in the hand (zero-sum; Kuhn has no draws), or with `reward: sign` only their sign;
+an illegal move itself pays `illegal_penalty` more.
 """
 
 from __future__ import annotations
@@ -115,7 +116,11 @@ def score(state: dict[str, Any], calls: Sequence[Call], cfg: KuhnConfig) -> Scor
     for i, call in enumerate(moves):
         reward = outcome[call.role]
         verb = "won" if reward > 0 else "lost"
-        payouts.append(Payout(call_id=call.id, reward=reward, reason=f"{call.role} {verb}: {how}"))
+        reason = f"{call.role} {verb}: {how}"
+        if illegal is not None and i == len(moves) - 1:
+            reward -= cfg.illegal_penalty
+            reason += f", and this move pays {cfg.illegal_penalty:g} more for being illegal"
+        payouts.append(Payout(call_id=call.id, reward=reward, reason=reason))
         if illegal is not None and i == len(moves) - 1:
             verdicts.append(
                 Verdict(
