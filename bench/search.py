@@ -267,7 +267,10 @@ def main() -> None:
         "qps_ratio": round(qps["flat"]["ratio"], 3),
         "qps_ratio_hnsw": round(qps["hnsw"]["ratio"], 3),
         "qps_ratio_with_embedding": round(qps["flat_with_embedding"]["ratio"], 3),
-        "qps": {k: {m: round(v, 1) for m, v in row.items()} for k, row in qps.items()},
+        "qps": {
+            k: {m: round(v, 3 if m == "ratio" else 1) for m, v in row.items()}
+            for k, row in qps.items()
+        },
         "build_s_per_10k": {k: round(v, 3) for k, v in build.items()},
         "recall_at_10": {k: round(v, 4) for k, v in recalls.items()},
     }

