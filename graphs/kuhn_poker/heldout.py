@@ -114,7 +114,12 @@ def _pure_strategies(seat: int) -> list[Strategy]:
     choices: list[dict[tuple[str, str], str]] = [{}]
     for key in keys:
         choices = [{**c, key: m} for c in choices for m in legal_moves(key[1])]
-    return [lambda card, history, c=c: {c[(card, history)]: 1.0} for c in choices]
+    return [_pure(c) for c in choices]
+
+
+def _pure(moves: dict[tuple[str, str], str]) -> Strategy:
+    """The strategy that plays `moves[(card, history)]` for certain."""
+    return lambda card, history: {moves[(card, history)]: 1.0}
 
 
 def exploitability(strategy: Strategy) -> float:
