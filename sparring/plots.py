@@ -2,8 +2,10 @@
 
 `plot_run(run_dir)` writes `plots/eval.png` (every figure the game's `evaluate` returned, against
 policy version: keys `group/label` are grouped by their first '/' part, a flat key is its own
-group; one colour per label, the first group solid and the others dashed or dotted, labels sorted
-naturally; arith's `acc_greedy/d1` and `acc_sampled/d1` read as greedy solid, sampled dashed),
+group, one panel per group; `X_sampled` is drawn dashed in the panel of `X` (or `X_greedy`,
+solid), one colour per label, labels sorted naturally: arith's `acc_greedy/d1` and
+`acc_sampled/d1` share the panel `acc`, Kuhn's `chips/...` and `chips_sampled/...` the panel
+`chips`),
 `plots/rewards.png` (reward per role and the workers' episode stats over time) and
 `plots/trainer.png` (every trainer figure over steps). The launcher redraws them while the loop
 runs; they can be redrawn afterwards from the file alone.
@@ -76,39 +78,57 @@ def _split(metrics: list[Metric], t0: float) -> tuple[Series, Series, Series]:
 def _draw_eval(series: Series, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    from sparring.dashboard import eval_groups
+    from sparring.dashboard import eval_groups, natural
 
-    # Regroup the keys; each series is a list of (version, value) points.
+    # One panel per figure, so chips, rates and distances are not squeezed onto one axis; a
+    # group `X_sampled` (or `X_greedy`) shares the panel of X, dashed (solid), each label in
+    # one colour, so greedy and sampled of one level read side by side.
     groups = eval_groups({k: 0.0 for k in series})
-    styles = ["-o", "--", ":", "-."]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    colours: dict[str, str] = {}
-    for n, (group, labels) in enumerate(groups.items()):
-        for label in labels:
-            key = group if label == "all" else f"{group}/{label}"
-            name = label if label != "all" else group
-            line_style = styles[min(n, len(styles) - 1)]
-            (line,) = ax.plot(
-                *zip(*sorted(series[key]), strict=True),
-                line_style,
-                ms=3,
-                lw=1.4 if n == 0 else 1,
-                color=colours.get(name),
-                label=name if name not in colours else None,
-            )
-            colours.setdefault(name, line.get_color())
-    ax.set(xlabel="policy version", ylabel="held-out figure")
-    names = [f"{g.removeprefix('acc_')} {_STYLE_WORDS[min(n, 3)]}" for n, g in enumerate(groups)]
-    ax.set_title("held-out evaluation (" + ", ".join(names) + ")")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
+    panels: dict[str, list[str]] = {}
+    for group in groups:
+        panels.setdefault(_panel(group), []).append(group)
+    names = sorted(panels, key=natural)
+    cols = min(3, len(names))
+    rows = (len(names) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.2 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        colours: dict[str, str] = {}
+        members = sorted(panels[name], key=lambda g: g.endswith("_sampled"))
+        for group in members:
+            sampled = group.endswith("_sampled")
+            for label in groups[group]:
+                key = group if label == "all" else f"{group}/{label}"
+                line_name = label if label != "all" else name
+                (line,) = ax.plot(
+                    *zip(*sorted(series[key]), strict=True),
+                    "--" if sampled else "-o",
+                    ms=3,
+                    lw=1 if sampled else 1.4,
+                    color=colours.get(line_name),
+                    label=line_name if line_name not in colours else None,
+                )
+                colours.setdefault(line_name, line.get_color())
+        both = len(members) > 1
+        ax.set_title(name + (" (solid greedy, dashed sampled)" if both else ""), fontsize=9)
+        ax.set_xlabel("policy version", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=7)
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    fig.suptitle("held-out evaluation")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
 
-_STYLE_WORDS = ("solid", "dashed", "dotted", "dash-dot")
+def _panel(group: str) -> str:
+    """The panel a group is drawn in: `acc_greedy` and `acc_sampled` both in `acc`."""
+    for suffix in ("_sampled", "_greedy"):
+        if group.endswith(suffix):
+            return group.removesuffix(suffix)
+    return group
 
 
 def _draw(series: Series, path: Path, xlabel: str, title: str) -> Path:

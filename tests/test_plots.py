@@ -30,9 +30,10 @@ def _drawn_labels(monkeypatch: pytest.MonkeyPatch, run_dir: Path) -> list[str]:
     close = plt.close
 
     def keep_labels(fig: object) -> None:
+        suptitle = fig._suptitle  # type: ignore[attr-defined]
         for ax in fig.axes:  # type: ignore[attr-defined]
             legend = ax.get_legend()
-            if legend is not None and "evaluation" in ax.get_title():
+            if legend is not None and suptitle is not None and "evaluation" in suptitle.get_text():
                 labels.extend(t.get_text() for t in legend.get_texts())
         close(fig)  # type: ignore[arg-type]
 
@@ -58,5 +59,21 @@ def test_arith_levels_keep_one_colour_per_level_in_natural_order(
 ) -> None:
     values = {f"acc_{mode}/d{n}": 0.5 for mode in ("greedy", "sampled") for n in (1, 2, 10)}
     _write(tmp_path, [values, values])
-    # greedy first (solid), sampled reuses each level's colour and adds no legend entry
+    # one panel: greedy first (solid), sampled reuses each level's colour, no legend entry
     assert _drawn_labels(monkeypatch, tmp_path) == ["d1", "d2", "d10"]
+
+
+def test_a_figure_and_its_sampled_twin_share_a_panel_and_other_figures_get_their_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    values = {
+        "chips/random/seat0": 0.1,
+        "chips_sampled/random/seat0": 0.2,
+        "exploitability/greedy": 0.3,
+        "legal": 1.0,
+        "legal_sampled": 0.9,
+    }
+    _write(tmp_path, [values, values])
+    labels = _drawn_labels(monkeypatch, tmp_path)
+    # panels chips, exploitability, legal; a twin adds no legend entry of its own
+    assert labels == ["random/seat0", "greedy", "legal"]
