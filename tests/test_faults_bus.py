@@ -9,7 +9,7 @@ import asyncio
 import io
 import math
 import struct
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import msgpack
 import nats
 import pytest
 from rich.console import Console
-from test_trainer_support import group
+from test_trainer_support import group, until
 
 from sparring.bus import Bus, BusConfig, EmbeddedServer
 from sparring.config import RunConfig
@@ -48,14 +48,6 @@ async def small_server(tmp_path: Path) -> AsyncIterator[EmbeddedServer]:
     await server.start()
     yield server
     await server.stop()
-
-
-async def _until(check: Callable[[], bool], limit_s: float = 20.0) -> None:
-    for _ in range(int(limit_s / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not reached within {limit_s} s")
 
 
 def _poisoned(run: str) -> dict[str, bytes]:
@@ -206,12 +198,12 @@ async def test_the_inspectors_feed_survives_a_message_just_under_max_payload_on_
         episode = Episode(run=run_name, game="arith", task=Task(run=run_name, game="arith"))
         await _raw_publish(small_server.url, bus.names.subject_of(episode), big)
         await bus.publish(episode)
-        await _until(lambda: len(store) == 1)
+        await until(lambda: len(store) == 1)
         await asyncio.sleep(1.5)  # it used to re-read the whole stream every 0.5 s from here
         assert store.error is None and not following.done()
         later = Episode(run=run_name, game="arith", task=Task(run=run_name, game="arith"))
         await bus.publish(later)
-        await _until(lambda: len(store) == 2)  # still following live
+        await until(lambda: len(store) == 2)  # still following live
         (letter,) = await bus.dead_letters()
         _check_truncated(letter, big)
     finally:
@@ -235,7 +227,7 @@ async def test_sparring_tail_prints_the_episodes_around_a_message_just_under_max
         )
         await bus.publish(example_episode(run_name, seed="2222", solved=[False]))
         # Before the fix the follower failed on the bad message every time, never reaching this.
-        await _until(lambda: "seed=2222" in out.getvalue())
+        await until(lambda: "seed=2222" in out.getvalue())
         await asyncio.sleep(1.0)
         assert out.getvalue().count("seed=1111") == 1 and not printing.done()
     finally:
@@ -258,7 +250,7 @@ async def test_the_launchers_metrics_collector_survives_a_message_just_under_max
         second = Metric(run=run_name, source="trainer", step=2, values={"loss": 0.25})
         await bus.publish(second)
         path = tmp_path / "metrics.jsonl"
-        await _until(lambda: path.exists() and len(path.read_text().splitlines()) == 2)
+        await until(lambda: path.exists() and len(path.read_text().splitlines()) == 2)
         assert not collecting.done()  # it died silently here before the fix
         written = [Metric.model_validate_json(x) for x in path.read_text().splitlines()]
         assert written == [first, second]
@@ -303,13 +295,13 @@ async def test_the_metrics_collector_follows_again_after_its_subscription_fails(
     launcher.console = Console(file=out, width=200, color_system=None)
     collecting = asyncio.create_task(launcher._collect(bus))
     try:
-        await _until(lambda: "metrics: following again after" in out.getvalue())
+        await until(lambda: "metrics: following again after" in out.getvalue())
         again = await Bus.connect(nats_url, run=run_name, name="setup")  # recreates the stream
         first = Metric(run=run_name, source="trainer", step=1, values={"loss": 0.5})
         await again.publish(first)
         await again.close()
         path = tmp_path / "metrics.jsonl"
-        await _until(lambda: path.exists() and path.read_text().count("\n") == 1)
+        await until(lambda: path.exists() and path.read_text().count("\n") == 1)
         assert [Metric.model_validate_json(x) for x in path.read_text().splitlines()] == [first]
         assert not collecting.done()
     finally:

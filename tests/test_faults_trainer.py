@@ -9,15 +9,14 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
-import json
-from collections.abc import Callable
 from pathlib import Path
 
 import nats
 import pytest
 import torch
-from test_trainer_support import build_model_dir, group, make_sample
+from test_trainer_support import build_model_dir, group, ledger_ids, make_sample, until
 
+from sparring import messages
 from sparring.bus import Bus, EmbeddedServer
 from sparring.messages import Role, Sample
 from sparring.trainer import Trainer, TrainerConfig
@@ -30,21 +29,6 @@ from sparring.trainer.step import train_step
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.set_num_threads(2)
     return build_model_dir(tmp_path_factory.mktemp("tiny"))  # max_position_embeddings 128
-
-
-async def _until(check: Callable[[], bool], limit_s: float = 30.0) -> None:
-    for _ in range(int(limit_s / 0.02)):
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"not reached within {limit_s} s")
-
-
-def _ledger_ids(run_dir: Path) -> list[str]:
-    path = run_dir / "trained.jsonl"
-    if not path.exists():
-        return []
-    return [i for line in path.read_text().splitlines() for i in json.loads(line)["sample_ids"]]
 
 
 def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -85,32 +69,34 @@ def test_a_step_on_a_nan_logprob_changes_no_weight_and_no_optimizer_state(model_
 
 
 async def test_an_overflowing_step_is_skipped_counted_and_never_checkpointed_or_published(
-    bus: Bus, model_dir: Path, tmp_path: Path
+    bus: Bus, model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A finite reward of 3e38 (it passes the door) makes a float32 loss of inf under RAE.
+    # A finite reward of 3e38 makes a float32 loss of inf under RAE. The door refuses such a
+    # reward (tests/test_faults_bus.py); opened here, the step's own guard must still hold.
+    monkeypatch.setattr(messages, "MAX_ABS_REWARD", 1e39)
     config = TrainerConfig(
         device="cpu", batch_groups=1, min_samples=1, estimators={"proposer": "rae"}
     )
     trainer = Trainer(config, model_dir, tmp_path, bus)
     stop = asyncio.Event()
     task = asyncio.create_task(trainer.run(stop))
-    await _until(lambda: trainer.model is not None)
+    await until(lambda: trainer.model is not None)
     before = _weights(trainer.model)
     huge = make_sample("huge", 3e38, role=Role.PROPOSER, run=bus.run)
     await bus.publish(huge)
-    await _until(lambda: trainer.totals.get("skipped_nonfinite") == 1)
+    await until(lambda: trainer.totals.get("skipped_nonfinite") == 1)
     assert all(torch.equal(before[k], v) for k, v in _weights(trainer.model).items())
     assert trainer.state.step == 0 and not trainer.checkpoint_root.exists()
     good = group("ok", [1.0, 0.0], run=bus.run)
     await bus.publish_many(good)
-    await _until(lambda: trainer.state.step == 1)
+    await until(lambda: trainer.state.step == 1)
     stop.set()
     state = await task
 
     assert state.step == 1  # the skipped step was no step
     assert trainer.totals["skipped_nonfinite/proposer"] == 1
-    assert huge.id not in _ledger_ids(tmp_path)
-    assert sorted(_ledger_ids(tmp_path)) == sorted(s.id for s in good)
+    assert huge.id not in ledger_ids(tmp_path)
+    assert sorted(ledger_ids(tmp_path)) == sorted(s.id for s in good)
     assert all(torch.isfinite(v).all() for v in _weights(trainer.model).values())
     assert any(not torch.equal(before[k], v) for k, v in _weights(trainer.model).items())
     pv = await bus.get_policy()
@@ -120,8 +106,9 @@ async def test_an_overflowing_step_is_skipped_counted_and_never_checkpointed_or_
 
 
 async def test_samples_longer_than_the_context_and_overflowing_advantages_are_dropped_and_counted(
-    bus: Bus, model_dir: Path, tmp_path: Path
+    bus: Bus, model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(messages, "MAX_ABS_REWARD", 1e309)  # the door's bound, opened (see above)
     config = TrainerConfig(device="cpu", batch_groups=1, group_timeout_s=0.5)
     trainer = Trainer(config, model_dir, tmp_path, bus)
     stop = asyncio.Event()
@@ -132,16 +119,16 @@ async def test_samples_longer_than_the_context_and_overflowing_advantages_are_dr
     overflow = group("overflow", [1e308, 1e308, -1e308], run=bus.run)
     good = group("ok", [1.0, 0.0], run=bus.run)
     await bus.publish_many([long, fits, *overflow])
-    await _until(lambda: trainer.totals.get("dropped_incomplete") == 1)  # long's group
+    await until(lambda: trainer.totals.get("dropped_incomplete") == 1)  # long's group
     await bus.publish_many(good)
-    await _until(lambda: trainer.state.step == 1)
+    await until(lambda: trainer.state.step == 1)
     stop.set()
     await task
 
     totals = trainer.totals
     assert totals["dropped_too_long"] == 1 and totals["dropped_too_long/solver"] == 1
     assert totals["dropped_nonfinite"] == 1 and totals["dropped_nonfinite/solver"] == 3
-    assert sorted(_ledger_ids(tmp_path)) == sorted(s.id for s in good)
+    assert sorted(ledger_ids(tmp_path)) == sorted(s.id for s in good)
 
 
 async def test_a_configured_limit_below_the_models_context_drops_longer_samples(
@@ -154,11 +141,11 @@ async def test_a_configured_limit_below_the_models_context_drops_longer_samples(
     too_long = group("six", [1.0, 0.0], run=bus.run, completion=[8, 9, 10])  # 3 + 3 > 5
     good = group("five", [1.0, 0.0], run=bus.run)  # 3 + 2
     await bus.publish_many([*too_long, *good])
-    await _until(lambda: trainer.state.step == 1)
+    await until(lambda: trainer.state.step == 1)
     stop.set()
     await task
     assert trainer.totals["dropped_too_long"] == 2
-    assert sorted(_ledger_ids(tmp_path)) == sorted(s.id for s in good)
+    assert sorted(ledger_ids(tmp_path)) == sorted(s.id for s in good)
 
 
 async def test_the_trainer_survives_a_sample_just_under_max_payload_and_counts_its_dead_letter(
@@ -176,7 +163,7 @@ async def test_the_trainer_survives_a_sample_just_under_max_payload_and_counts_i
         await nc.jetstream().publish(bus.names.subject_of(good[0]), big)
         await nc.close()
         await bus.publish_many(good)
-        await _until(lambda: trainer.state.step == 1 or task.done())
+        await until(lambda: trainer.state.step == 1 or task.done())
         stop.set()
         await task  # the trainer crashed here before the fix
         assert trainer.totals["dead_lettered"] == 1

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
-from test_trainer_support import build_model_dir, group, make_sample
+from test_trainer_support import build_model_dir, group, ledger_ids, make_sample, until
 from transformers import AutoModelForCausalLM
 
 from sparring.bus import Bus
@@ -23,21 +22,6 @@ from sparring.trainer.model import trained_state
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.set_num_threads(2)
     return build_model_dir(tmp_path_factory.mktemp("tiny"))
-
-
-async def _until(check: Callable[[], bool], limit_s: float = 30.0) -> None:
-    for _ in range(int(limit_s / 0.02)):
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"not reached within {limit_s} s")
-
-
-def _ledger_ids(run_dir: Path) -> list[str]:
-    path = run_dir / "trained.jsonl"
-    if not path.exists():
-        return []
-    return [i for line in path.read_text().splitlines() for i in json.loads(line)["sample_ids"]]
 
 
 def _samples(run: str, gid: str, rewards: list[float], **kw: object) -> list[Sample]:
@@ -95,7 +79,7 @@ async def test_stale_all_equal_unrewarded_invalid_and_incomplete_samples_are_dro
     task = asyncio.create_task(trainer.run(stop))
     first = _samples(bus.run, "first", [1.0, 0.0])
     await bus.publish_many(first)
-    await _until(lambda: trainer.state.version == 1)  # step 1 published version 1
+    await until(lambda: trainer.state.version == 1)  # step 1 published version 1
 
     stale = _samples(bus.run, "stale", [1.0, 0.0], version=0)  # 1 behind, max_staleness 0
     fresh = _samples(bus.run, "fresh", [0.0, 1.0], version=1)
@@ -105,7 +89,7 @@ async def test_stale_all_equal_unrewarded_invalid_and_incomplete_samples_are_dro
     incomplete = [make_sample("half", 1.0, group_size=3, run=bus.run, version=1)]
     await bus.publish_many(stale + equal + unrewarded + invalid + incomplete)
     await bus.publish_many(fresh)
-    await _until(lambda: trainer.state.step == 2 and trainer.totals.get("dropped_incomplete") == 1)
+    await until(lambda: trainer.state.step == 2 and trainer.totals.get("dropped_incomplete") == 1)
     stop.set()
     await task
 
@@ -118,7 +102,7 @@ async def test_stale_all_equal_unrewarded_invalid_and_incomplete_samples_are_dro
     # ...and per role, in samples: why the solver is (not) learning
     assert totals["trained/solver"] == 4 and totals["skipped_all_equal/solver"] == 2
     assert totals["dropped_stale/solver"] == 2 and totals["dropped_incomplete/solver"] == 1
-    assert sorted(_ledger_ids(tmp_path)) == sorted(s.id for s in first + fresh)
+    assert sorted(ledger_ids(tmp_path)) == sorted(s.id for s in first + fresh)
     consumer = await bus.consumer(Sample, durable="check")
     assert len(await consumer.fetch(100, timeout=0.5)) == 11  # all stored; 'trainer' acked all
 
@@ -136,12 +120,12 @@ async def test_a_proposer_group_of_one_trains_against_its_rae_baseline(
         make_sample(f"p{i}", r, role=Role.PROPOSER, run=bus.run) for i, r in enumerate([1.0, 0.0])
     ]
     await bus.publish_many(proposals)
-    await _until(lambda: trainer.state.step == 1)
+    await until(lambda: trainer.state.step == 1)
     stop.set()
     state = await task
     # b: 0 -> 0.05 after r=1 (decay 0.95), then 0.95 * 0.05 = 0.0475 after r=0
     assert state.rae["arith/proposer"] == pytest.approx(0.0475)
-    assert _ledger_ids(tmp_path) == [s.id for s in proposals]
+    assert ledger_ids(tmp_path) == [s.id for s in proposals]
     assert state.version == 1  # the stop published the last step's weights
 
 
@@ -157,7 +141,7 @@ async def test_a_resumed_trainer_restores_the_rae_baselines_instead_of_rewarming
     await bus.publish_many(
         [make_sample(f"p{i}", 1.0, role=Role.PROPOSER, run=bus.run) for i in range(2)]
     )
-    await _until(lambda: first.state.step == 1)
+    await until(lambda: first.state.step == 1)
     stop.set()
     saved = (await task).rae["arith/proposer"]
     assert saved == pytest.approx(1 - 0.95**2)  # two rewards of 1 from b = 0
@@ -180,7 +164,7 @@ async def test_a_singleton_under_a_group_relative_estimator_is_counted_as_such(
     stop = asyncio.Event()
     task = asyncio.create_task(trainer.run(stop))
     await bus.publish_many([make_sample("alone", 1.0, role="player_0", run=bus.run)])
-    await _until(lambda: trainer.totals.get("skipped_singleton/player_0") == 1)
+    await until(lambda: trainer.totals.get("skipped_singleton/player_0") == 1)
     stop.set()
     await task
     assert trainer.state.step == 0 and "trained/player_0" not in trainer.totals
@@ -194,16 +178,16 @@ async def test_groups_already_too_stale_do_not_count_toward_a_batch(
     stop = asyncio.Event()
     task = asyncio.create_task(trainer.run(stop))
     await bus.publish_many(_samples(bus.run, "a", [1.0, 0.0]) + _samples(bus.run, "b", [0.0, 1.0]))
-    await _until(lambda: trainer.state.version == 1)
+    await until(lambda: trainer.state.version == 1)
     old = _samples(bus.run, "old", [1.0, 0.0], version=0)  # 1 behind at v1: too stale
     fresh = _samples(bus.run, "fresh", [0.0, 1.0], version=1)
     await bus.publish_many(old + fresh)
-    await _until(lambda: trainer.totals.get("dropped_stale") == 2)
+    await until(lambda: trainer.totals.get("dropped_stale") == 2)
     await asyncio.sleep(0.3)
     assert trainer.state.step == 1  # one fresh group waits for a second: no step on leftovers
     later = _samples(bus.run, "later", [1.0, 0.0], version=1)
     await bus.publish_many(later)
-    await _until(lambda: trainer.state.step == 2)
+    await until(lambda: trainer.state.step == 2)
     stop.set()
     await task
     last = json.loads((tmp_path / "trained.jsonl").read_text().splitlines()[-1])
@@ -227,10 +211,10 @@ async def test_singleton_groups_count_as_samples_not_as_groups_toward_a_batch(
     assert trainer.state.step == 0  # three singletons are neither a group nor 8 samples
     group = _samples(bus.run, "g", [1.0, 0.0])
     await bus.publish_many(group)
-    await _until(lambda: trainer.state.step == 1)
+    await until(lambda: trainer.state.step == 1)
     stop.set()
     await task
-    trained = set(_ledger_ids(tmp_path))
+    trained = set(ledger_ids(tmp_path))
     # The group and the proposals with signal went into the one step (the first proposal, r=0
     # against a baseline of 0, carries none and is skipped).
     assert {s.id for s in group} <= trained <= {s.id for s in proposals + group}

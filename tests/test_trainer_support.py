@@ -7,7 +7,9 @@ so each test module builds one in a few milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -76,3 +78,20 @@ def group(
         make_sample(group_id, r, group_size=len(rewards), role=role, **kw)  # type: ignore[arg-type]
         for r in rewards
     ]
+
+
+async def until(check: Callable[[], bool], limit_s: float = 30.0) -> None:
+    """Wait until `check()` holds, polling every 20 ms; fail the test after `limit_s`."""
+    for _ in range(int(limit_s / 0.02)):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"not reached within {limit_s} s")
+
+
+def ledger_ids(run_dir: Path) -> list[str]:
+    """Every sample id in a trainer's ledger (`trained.jsonl`), in the order trained."""
+    path = run_dir / "trained.jsonl"
+    if not path.exists():
+        return []
+    return [i for line in path.read_text().splitlines() for i in json.loads(line)["sample_ids"]]
