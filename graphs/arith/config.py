@@ -7,10 +7,9 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sparring.policy.base import SamplingParams
+from sparring.roles.rewards import ProposerReward
 
 __all__ = ["ArithConfig", "ProposerReward"]
-
-ProposerReward = Literal["inverse_solve_rate", "absolute_zero", "learnability"]
 
 
 class ArithConfig(BaseModel):

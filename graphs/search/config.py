@@ -9,16 +9,15 @@ verifier's prompt (every proposer document plus the noise) under 700.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sparring.policy.base import SamplingParams
+from sparring.roles.rewards import ProposerReward
 from sparring.tools.search import SearchMode
 
 __all__ = ["ProposerReward", "SearchGameConfig"]
-
-ProposerReward = Literal["inverse_solve_rate", "absolute_zero", "learnability"]
 
 
 class SearchGameConfig(BaseModel):

@@ -23,24 +23,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from sparring.graphs.game import Payout, Scoring
-from sparring.graphs.search.config import ProposerReward, SearchGameConfig
+from sparring.graphs.search.config import SearchGameConfig
 from sparring.graphs.search.graph import Attempt, Proposal
 from sparring.graphs.search.verifier import RagVerdict
 from sparring.messages import Role, Verdict
 from sparring.roles.call import Call
+from sparring.roles.rewards import proposer_reward
 
 __all__ = ["proposer_reward", "score"]
-
-
-def proposer_reward(rule: ProposerReward, p: float) -> tuple[float, str]:
-    """The proposer's reward for a verified question solved at rate `p`, and the reason."""
-    if rule == "inverse_solve_rate":
-        return 1.0 - p, f"1 - solve rate {p:.2f}"
-    if rule == "absolute_zero":
-        if p in (0.0, 1.0):
-            return 0.0, f"solve rate {p:.2f}: nothing to learn (Absolute Zero)"
-        return 1.0 - p, f"1 - solve rate {p:.2f} (Absolute Zero)"
-    return 4.0 * p * (1.0 - p), f"4p(1-p) at solve rate {p:.2f}"
 
 
 def score(state: dict[str, Any], calls: Sequence[Call], cfg: SearchGameConfig) -> Scoring:
