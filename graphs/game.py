@@ -34,8 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from sparring.credit import RoleSpec
 from sparring.errors import GameError
-from sparring.messages import ChatMessage, Task, Verdict, role_name
-from sparring.policy.base import Policy
+from sparring.messages import Task, Verdict, role_name
+from sparring.policy.base import Example, Policy
 from sparring.roles.call import Call
 
 if TYPE_CHECKING:
@@ -90,7 +90,9 @@ MakeSource = Callable[[Any, int], TaskSource]
 MakeTask = Callable[[random.Random, Any], dict[str, JsonValue]]
 Evaluate = Callable[[Policy, Any], Awaitable[dict[str, float]]]
 Ready = Callable[[Policy, Any], Awaitable[bool]]
-Demonstrate = Callable[[random.Random, Any], tuple[list[ChatMessage], str]]
+Demonstrate = Callable[[random.Random, Any], Example]
+"""(rng, cfg) -> a prompt and the completion to learn: a text, or (text, learned) segments
+when it holds tool output (`sparring.roles.tool_loop.demonstration_segments` makes them)."""
 
 
 def _params_as_state(task: Task, cfg: Any) -> dict[str, Any]:
@@ -224,7 +226,7 @@ class Game:
             return False
         return bool(await self._ready(policy, cfg))
 
-    def demonstrations(self, rng: random.Random, cfg: Any) -> tuple[list[ChatMessage], str]:
+    def demonstrations(self, rng: random.Random, cfg: Any) -> Example:
         """One supervised warm-up example: a prompt and the completion to learn."""
         if self._demonstrations is None:
             raise GameError(

@@ -15,13 +15,30 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sparring.messages import ChatMessage
 
-__all__ = ["Generation", "Policy", "Prompt", "SamplingParams", "WeightsFormat"]
+__all__ = [
+    "Example",
+    "Generation",
+    "Policy",
+    "Prompt",
+    "SamplingParams",
+    "Segment",
+    "WeightsFormat",
+]
 
 WeightsFormat = Literal["full", "lora"]
 """What a published version holds: a full state dict, or a LoRA adapter (`PolicyVersion.format`)."""
 
 Prompt = Sequence[ChatMessage] | Sequence[int]
 """Chat messages (rendered with the chat template) or exact token ids."""
+
+Segment = tuple[str, bool]
+"""A piece of a completion and whether it is learned (False: tool output the model is given)."""
+
+Example = tuple[list[ChatMessage], str | Sequence[Segment]]
+"""A supervised example (`policy.warmup`): a prompt as chat messages and the assistant
+completion to learn for it: one text, or segments, for a tool-using role whose completion holds
+tool output it must not learn to write (the warm-up's counterpart of the tool loop's loss
+mask)."""
 
 
 class SamplingParams(BaseModel):

@@ -9,7 +9,9 @@ examples of the easy levels and a small share of the frontier level. `warm_up` i
 `examples` is either a finite collection of (chat messages, assistant completion) pairs, cycled
 in a fresh shuffled order each epoch, or a function drawing one pair from a `random.Random`
 (an endless task generator). The loss is cross-entropy on the completion tokens and the
-end-of-turn token only (the prompt is given, not learned), with label smoothing so the model
+end-of-turn token only (the prompt is given, not learned; so is tool output, in a completion
+given as segments, each encoded on its own as the tool loop appends it), with label smoothing
+so the model
 stays unsure enough to explore in RL. It trains for a wall-clock budget, because that is what a
 user waits for; `max_steps` caps the steps too, which makes a run reproducible on a shared CPU
 (how far the model gets depends on the steps, not the seconds), and `until(model, tokenizer)`,
@@ -36,12 +38,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from sparring.errors import ConfigError, PolicyError
-from sparring.messages import ChatMessage
+from sparring.policy.base import Example, Segment
 
-__all__ = ["Example", "ExampleSource", "StopReason", "WarmupReport", "warm_up"]
-
-Example = tuple[list[ChatMessage], str]
-"""A prompt as chat messages, and the assistant completion to learn for it."""
+__all__ = ["Example", "ExampleSource", "Segment", "StopReason", "WarmupReport", "warm_up"]
 
 ExampleSource = Iterable[Example] | Callable[[random.Random], Example]
 """A finite set of examples (cycled) or a function that draws one from a seeded generator."""
@@ -210,8 +209,8 @@ def _end_of_turn_id(tokenizer: Any, model: Any) -> int:
     return int(eos)
 
 
-def _encode(tokenizer: Any, example: Example, end_id: int) -> tuple[list[int], int]:
-    """Token ids of prompt + completion + end of turn, and the prompt's length."""
+def _encode(tokenizer: Any, example: Example, end_id: int) -> tuple[list[int], list[bool]]:
+    """Token ids of prompt + completion + end of turn, and which of them are learned."""
     messages, completion = example
     # Same ids a policy feeds at generation time: the rendered prompt, then the raw completion.
     prompt = tokenizer.apply_chat_template(
@@ -220,16 +219,22 @@ def _encode(tokenizer: Any, example: Example, end_id: int) -> tuple[list[int], i
         tokenize=True,
         return_dict=False,
     )
-    answer = tokenizer.encode(completion, add_special_tokens=False)
-    return [*prompt, *answer, end_id], len(prompt)
+    segments = [(completion, True)] if isinstance(completion, str) else completion
+    ids, learned = list(prompt), [False] * len(prompt)
+    for text, learn in segments:
+        # Each segment on its own, as the tool loop appends a tool's output encoded apart.
+        piece = tokenizer.encode(text, add_special_tokens=False)
+        ids += piece
+        learned += [learn] * len(piece)
+    return [*ids, end_id], [*learned, True]
 
 
 def _batches(
     examples: ExampleSource,
     rng: random.Random,
     batch_size: int,
-    encode: Callable[[Example], tuple[list[int], int]],
-) -> Iterator[list[tuple[list[int], int]]]:
+    encode: Callable[[Example], tuple[list[int], list[bool]]],
+) -> Iterator[list[tuple[list[int], list[bool]]]]:
     if callable(examples):
         draw = examples
         while True:
@@ -248,16 +253,18 @@ def _batches(
 
 
 def _collate(
-    batch: Sequence[tuple[list[int], int]], pad_id: int, device: torch.device
+    batch: Sequence[tuple[list[int], list[bool]]], pad_id: int, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-padded input ids, labels (-100 off the completion) and attention mask, each (B, T)."""
+    """Right-padded input ids, labels (-100 where nothing is learned: the prompt, tool output,
+    padding) and attention mask, each (B, T)."""
     width = max(len(ids) for ids, _ in batch)
     input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     labels = torch.full((len(batch), width), _IGNORE, dtype=torch.long)
     attention = torch.zeros((len(batch), width), dtype=torch.long)
-    for row, (ids, n_prompt) in enumerate(batch):
-        input_ids[row, : len(ids)] = torch.tensor(ids)
-        labels[row, n_prompt : len(ids)] = torch.tensor(ids[n_prompt:])
+    for row, (ids, learned) in enumerate(batch):
+        row_ids = torch.tensor(ids)
+        input_ids[row, : len(ids)] = row_ids
+        labels[row, : len(ids)] = torch.where(torch.tensor(learned), row_ids, _IGNORE)
         attention[row, : len(ids)] = 1
     return input_ids.to(device), labels.to(device), attention.to(device)
 

@@ -56,6 +56,7 @@ __all__ = [
     "Tool",
     "ToolLoopOutcome",
     "ToolLoopResult",
+    "demonstration_segments",
     "parse_turn",
     "run_tool_loop",
 ]
@@ -248,3 +249,26 @@ async def _call_tool(tool: Tool, name: str, arguments: str) -> ToolCall:
         error=error,
         duration_s=time.perf_counter() - t0,
     )
+
+
+def demonstration_segments(text: str) -> list[tuple[str, bool]]:
+    """A written-out tool-loop completion as warm-up segments: every `<result>...</result>`
+    block given (not learned, as its tokens get loss mask 0 in play), the rest learned.
+
+    `policy.warmup` encodes each segment on its own, the way this loop appends a tool's output,
+    so a demonstration trains on the ids self-play will see.
+    """
+    segments: list[tuple[str, bool]] = []
+    rest = text
+    while (start := rest.find(RESULT_OPEN)) >= 0:
+        end = rest.find(RESULT_CLOSE, start)
+        if end < 0:
+            raise ValueError(f"{RESULT_OPEN} without {RESULT_CLOSE} in a demonstration: {text!r}")
+        end += len(RESULT_CLOSE)
+        if start:
+            segments.append((rest[:start], True))
+        segments.append((rest[start:end], False))
+        rest = rest[end:]
+    if rest:
+        segments.append((rest, True))
+    return segments

@@ -172,3 +172,45 @@ def test_without_a_terminal_the_warm_up_prints_plain_progress_lines_throughout(
     assert [line.split(",")[0] for line in lines] == [f"warm-up: {n} steps" for n in range(1, 6)]
     assert all("loss " in s and " s elapsed" in s and " s left" in s for s in lines), lines
     assert lines[-1].endswith("at most ~0 s left")  # the step cap reached: nothing left
+
+
+def test_a_completion_in_segments_learns_its_own_text_and_not_the_tool_output(tiny: Path) -> None:
+    from sparring.policy.warmup import _collate, _encode
+    from sparring.roles.tool_loop import demonstration_segments
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny)
+    end = tokenizer.eos_token_id
+    messages = [ChatMessage(role="user", content="who founded it")]
+    text = "<search>Orun</search><result>[Orun] Varo founded Orun.</result><answer>Varo</answer>"
+    segments = demonstration_segments(text)
+    assert segments == [
+        ("<search>Orun</search>", True),
+        ("<result>[Orun] Varo founded Orun.</result>", False),
+        ("<answer>Varo</answer>", True),
+    ]
+    ids, learned = _encode(tokenizer, (messages, segments), end)
+    prompt = tokenizer.apply_chat_template(
+        [m.model_dump() for m in messages], add_generation_prompt=True, return_dict=False
+    )
+    # Each segment encoded on its own, as the tool loop appends a tool's output.
+    pieces = [tokenizer.encode(t, add_special_tokens=False) for t, _ in segments]
+    assert ids == [*prompt, *pieces[0], *pieces[1], *pieces[2], end]
+    n0, n1 = len(prompt) + len(pieces[0]), len(prompt) + len(pieces[0]) + len(pieces[1])
+    _, labels, _ = _collate([(ids, learned)], end, torch.device("cpu"))
+    row = labels[0].tolist()
+    assert all(x == -100 for x in row[: len(prompt)])  # the prompt is given
+    assert row[len(prompt) : n0] == ids[len(prompt) : n0]  # the search is learned
+    assert all(x == -100 for x in row[n0:n1])  # the result is given
+    assert row[n1:] == ids[n1:]  # the answer and the end token are learned
+    # A plain text completion is one learned segment.
+    assert _encode(tokenizer, (messages, "Varo"), end)[1][len(prompt) :] == [True] * (
+        len(tokenizer.encode("Varo", add_special_tokens=False)) + 1
+    )
+
+
+def test_a_result_block_left_open_in_a_demonstration_is_refused() -> None:
+    from sparring.roles.tool_loop import demonstration_segments
+
+    with pytest.raises(ValueError, match="without </result>"):
+        demonstration_segments("<search>x</search><result>cut")
+    assert demonstration_segments("<answer>7</answer>") == [("<answer>7</answer>", True)]

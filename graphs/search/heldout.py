@@ -32,9 +32,8 @@ from pydantic import JsonValue
 from sparring.graphs.search.config import SearchGameConfig
 from sparring.graphs.search.graph import attempt_question, proposer_messages, solver_messages
 from sparring.graphs.search.library import Library, library_for, world_for
-from sparring.messages import ChatMessage
-from sparring.policy.base import Policy, SamplingParams
-from sparring.roles.tool_loop import RESULT_CLOSE, RESULT_OPEN
+from sparring.policy.base import Example, Policy, SamplingParams
+from sparring.roles.tool_loop import RESULT_CLOSE, RESULT_OPEN, demonstration_segments
 from sparring.tools.search import format_hits
 from sparring.tools.world import SPECS, Question, Relation, ask, make_questions, relation_paths
 
@@ -192,7 +191,7 @@ def backward_demonstration(
     return f"{text}<answer>{question.text}</answer>"
 
 
-def demonstration(rng: random.Random, cfg: SearchGameConfig) -> tuple[list[ChatMessage], str]:
+def demonstration(rng: random.Random, cfg: SearchGameConfig) -> Example:
     """One warm-up example: a proposer's backward search (a `warmup_proposer_share` of the time,
     when the results offer a chain), else a solver's forward search at a hop count drawn from
     `warmup_mix`."""
@@ -204,8 +203,10 @@ def demonstration(rng: random.Random, cfg: SearchGameConfig) -> tuple[list[ChatM
             assert question.answer_id is not None
             completion = backward_demonstration(question.answer_id, hops, lib, cfg, rng)
             if completion is not None:
-                return proposer_messages(question.answers[0], hops), completion
+                messages = proposer_messages(question.answers[0], hops)
+                return messages, demonstration_segments(completion)
     counts = [h for h in cfg.warmup_mix if h in cfg.hop_counts]
     hops = rng.choices(counts, weights=[cfg.warmup_mix[h] for h in counts])[0]
     question = rng.choice(training_questions(cfg, hops))
-    return solver_messages(question.text), solver_demonstration(question, lib, cfg)
+    completion = solver_demonstration(question, lib, cfg)
+    return solver_messages(question.text), demonstration_segments(completion)
