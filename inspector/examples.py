@@ -76,6 +76,11 @@ def example_episode(
                     name="search",
                     arguments={"query": "Ada Lovelace algorithm", "k": 2},
                     result=json.dumps(_DOCS),
+                    data={
+                        "hits": [
+                            {"id": f"doc-{i}", "title": d["title"]} for i, d in enumerate(_DOCS)
+                        ]
+                    },
                     duration_s=0.012,
                     error=None,
                 )

@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from sparring.messages import ChatMessage, ToolCall
 from sparring.policy.base import Generation, Policy, SamplingParams
 from sparring.roles.call import Call, record, unrecorded
+from sparring.tools.output import ToolOutput
 
 __all__ = [
     "ANSWER_TAG",
@@ -56,12 +57,13 @@ __all__ = [
     "Tool",
     "ToolLoopOutcome",
     "ToolLoopResult",
+    "ToolOutput",
     "demonstration_segments",
     "parse_turn",
     "run_tool_loop",
 ]
 
-Tool = Callable[[str], str] | Callable[[str], Awaitable[str]]
+Tool = Callable[[str], str | ToolOutput] | Callable[[str], Awaitable[str | ToolOutput]]
 """A tool: its argument text in, its output text out (sync or async)."""
 
 ToolLoopOutcome = Literal["answer", "no_call", "malformed", "unknown_tool", "max_turns", "budget"]
@@ -234,11 +236,16 @@ async def _call_tool(tool: Tool, name: str, arguments: str) -> ToolCall:
     """Run one tool; an exception becomes the result text and the ToolCall's error."""
     t0 = time.perf_counter()
     error: str | None = None
+    data: dict[str, JsonValue] = {}
     try:
         out = tool(arguments)
-        result = await out if asyncio.iscoroutine(out) else out
-        if not isinstance(result, str):
-            raise TypeError(f"tool {name!r} returned {type(result).__name__}, not str")
+        got: object = await out if asyncio.iscoroutine(out) else out
+        if isinstance(got, ToolOutput):
+            data = got.data
+            got = got.text
+        if not isinstance(got, str):
+            raise TypeError(f"tool {name!r} returned {type(got).__name__}, not str or ToolOutput")
+        result = got
     except Exception as exc:  # a tool's failure is the model's to read, never the loop's end
         error = f"{type(exc).__name__}: {exc}"
         result = f"error: {error}"
@@ -246,6 +253,7 @@ async def _call_tool(tool: Tool, name: str, arguments: str) -> ToolCall:
         name=name,
         arguments={"input": arguments},
         result=result,
+        data=data,
         error=error,
         duration_s=time.perf_counter() - t0,
     )

@@ -55,8 +55,9 @@ __all__ = [
     "role_name",
 ]
 
-SCHEMA_VERSION = 2
-"""Bumped on any change a reader of the previous version could misread."""
+SCHEMA_VERSION = 3
+"""Bumped on any change a reader of the previous version could misread (3: ToolCall.data and
+DeadLetter.truncated/original_size, fields a v2 reader would refuse as unknown)."""
 
 
 def new_id() -> str:
@@ -207,6 +208,11 @@ class ToolCall(_Model):
     name: str = Field(description="Tool name, e.g. 'search' or 'python'.")
     arguments: dict[str, JsonValue] = Field(default_factory=dict, description="Call arguments.")
     result: str = Field("", description="What the tool returned, as the role saw it.")
+    data: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="What the tool returned for the record, not shown to the role: e.g. the "
+        "ids, titles and scores of a search's hits.",
+    )
     error: str | None = Field(None, description="Why the call failed, if it did.")
     duration_s: float = Field(0.0, ge=0, description="Wall time of the call.")
 

@@ -136,6 +136,7 @@ async def test_an_opened_episode_reads_as_a_conversation_with_tools_verdicts_and
     first = await turns.nth(0).inner_text()
     assert "query=Ada Lovelace algorithm" in first  # the tool call and its arguments
     assert "Analytical Engine" in first  # a document the search returned
+    assert "doc-1 Analytical Engine" in first  # and the record's data: the hits by id
     assert await page.locator(".verdict.ok").count() == 3  # valid proposal + two solved
     assert "exact match with '1843'" in await page.locator(".verdicts").inner_text()
     assert await page.locator("table.rewards tbody tr").count() == 4

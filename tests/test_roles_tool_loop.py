@@ -16,6 +16,7 @@ from sparring.messages import ChatMessage, Role, Sample, Task
 from sparring.policy import SamplingParams, ScriptedPolicy, TransformersPolicy, build_tiny_model
 from sparring.policy.tiny import load_model
 from sparring.roles import Call, ToolLoopResult, parse_turn, run_tool_loop
+from sparring.tools.output import ToolOutput
 from sparring.trainer.batch import collate
 from sparring.trainer.step import token_logprobs
 
@@ -76,6 +77,23 @@ async def test_an_async_tool_runs_like_a_sync_one() -> None:
 
     _, result = await _run("<calc>1+1</calc>", "<answer>2</answer>", tools={"calc": calc})
     assert result.outcome == "answer" and result.call.tool_calls[0].result == "2"
+
+
+async def test_a_tool_output_s_data_is_recorded_and_only_its_text_reaches_the_model() -> None:
+    def calc(expression: str) -> ToolOutput:
+        return ToolOutput(_calc(expression), {"operands": expression.split("+")})
+
+    _, result = await _run("<calc>2+3</calc>", "<answer>5</answer>", tools={"calc": calc})
+    [call] = result.call.tool_calls
+    assert (call.result, call.data) == ("5", {"operands": ["2", "3"]})
+    assert result.call.text == "<calc>2+3</calc><result>5</result><answer>5</answer>"
+
+
+async def test_a_tool_returning_neither_text_nor_tool_output_is_an_error_the_model_reads() -> None:
+    _, result = await _run("<calc>1+1</calc>", "<answer>2</answer>", tools={"calc": lambda x: 2})
+    [call] = result.call.tool_calls
+    assert call.error is not None and "not str or ToolOutput" in call.error
+    assert call.data == {}
 
 
 async def test_a_raising_tool_returns_its_error_to_the_model_and_the_loop_goes_on() -> None:

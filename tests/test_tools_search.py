@@ -371,6 +371,11 @@ async def test_the_tool_loop_calls_the_search_tool_and_masks_its_passages(
     first, second = result.call.tool_calls
     assert first.result.startswith("[Velmora Guild] The Velmora Guild of weavers was founded")
     assert first.result == format_hits(tool.calls[0][1], max_chars=60)
+    # The record keeps which passages came back, by id, title and score.
+    hits = tool.calls[0][1]
+    assert first.data == {
+        "hits": [{"id": h.id, "title": h.title, "score": round(h.score, 4)} for h in hits]
+    }
     assert [q for q, _ in tool.calls] == ["who founded the weavers' guild?", "Oren Pell"]
     assert len({h.id for h in tool.documents}) == len(tool.documents) >= 2
     text = result.call.generation.text

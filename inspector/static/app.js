@@ -365,7 +365,19 @@ function toolCall(call) {
       h("span", { class: "tool-name" }, call.name), h("span", { class: "tool-args" }, args),
       h("span", { class: "dim" }, fmtSeconds(call.duration_s))),
     call.error ? h("div", { class: "tool-error" }, call.error) : null,
-    toolResult(call.result));
+    toolResult(call.result),
+    toolData(call.data || {}));
+}
+
+function toolData(data) {
+  // What the tool kept for the record and the model never read (a search's hit ids and scores).
+  const entries = Object.entries(data);
+  if (!entries.length) return null;
+  const show = (v) => Array.isArray(v)
+    ? v.map((x) => (x && typeof x === "object" ? Object.values(x).map((y) => typeof y === "number" ? fmtNum(y) : String(y)).join(" ") : String(x))).join(" · ")
+    : (typeof v === "string" ? v : JSON.stringify(v));
+  return h("div", { class: "tool-data dim" },
+    entries.map(([k, v]) => h("div", {}, h("span", { class: "param-key" }, k), " ", show(v))));
 }
 
 function toolResult(result) {

@@ -20,6 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pydantic import JsonValue
+
+from sparring.tools.output import ToolOutput
 from sparring.tools.search.searcher import Hit, Searcher, SearchMode
 
 __all__ = ["NO_RESULTS", "SearchTool", "format_hits"]
@@ -54,10 +57,15 @@ class SearchTool:
         self.calls: list[tuple[str, list[Hit]]] = []
         """(query, hits) of every call, in order."""
 
-    async def __call__(self, query: str) -> str:
+    async def __call__(self, query: str) -> ToolOutput:
         hits = await self.searcher.search(query, k=self.k, mode=self.mode)
         self.calls.append((query.strip(), hits))
-        return format_hits(hits, self.max_chars)
+        # The record keeps which passages came back (the inspector's "documents returned");
+        # the model reads only the formatted lines.
+        data: dict[str, JsonValue] = {
+            "hits": [{"id": h.id, "title": h.title, "score": round(h.score, 4)} for h in hits]
+        }
+        return ToolOutput(format_hits(hits, self.max_chars), data)
 
     @property
     def documents(self) -> list[Hit]:
