@@ -33,12 +33,12 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from sparring.errors import ConfigError, PolicyError
 from sparring.policy.base import Example, Segment
+from sparring.progress import Bar
 
 __all__ = ["Example", "ExampleSource", "Segment", "StopReason", "WarmupReport", "warm_up"]
 
@@ -101,12 +101,14 @@ def warm_up(
     stopped_by: StopReason = "time"
     model.train()
     start = time.monotonic()
-    with _Bar(progress) as bar:
+    with _bar(progress) as bar:
         while True:
             input_ids, labels, attention = _collate(next(batches), pad_id, device)
             losses.append(_step(model, optimizer, input_ids, labels, attention, label_smoothing))
             done = (time.monotonic() - start) / seconds
-            bar.update(max(done, len(losses) / (max_steps or math.inf)), losses[-1], len(losses))
+            bar.update(
+                max(done, len(losses) / (max_steps or math.inf)), loss=losses[-1], steps=len(losses)
+            )
             if len(losses) == max_steps:
                 stopped_by = "max_steps"
                 break
@@ -269,52 +271,28 @@ def _collate(
     return input_ids.to(device), labels.to(device), attention.to(device)
 
 
-class _Bar:
-    """Progress over the budget (time or steps) with the loss, or nothing.
+def _bar(enabled: bool) -> Bar:
+    """Progress over the budget (a fraction of the time or of the steps) with the loss: a rich
+    bar on a terminal, otherwise (a `make demo` piped to a file, a log) a plain line every
+    `_PLAIN_EVERY_S` seconds: steps done, loss, elapsed and an estimate of what is left."""
 
-    On a terminal, a rich bar. Otherwise (a `make demo` piped to a file, a log) a bar draws
-    nothing until it ends, so a plain line is printed every `_PLAIN_EVERY_S` seconds instead:
-    steps done, loss, elapsed and an estimate of what is left.
-    """
+    def line(done: float, elapsed: float, left: float, fields: dict[str, Any]) -> str:
+        return (
+            f"warm-up: {fields['steps']} steps, loss {fields['loss']:.3f}, {elapsed:.0f} s "
+            f"elapsed, at most ~{left:.0f} s left"
+        )
 
-    def __init__(self, enabled: bool) -> None:
-        self._progress: Progress | None = None
-        self._plain = False
-        self._start = self._last = time.monotonic()
-        if not enabled:
-            return
-        if Console().is_terminal:
-            self._progress = Progress(
-                TextColumn("warm-up"),
-                BarColumn(),
-                TextColumn("loss {task.fields[loss]:.3f}"),
-                TimeRemainingColumn(),
-            )
-            self._task = self._progress.add_task("warm-up", total=1.0, loss=math.nan)
-        else:
-            self._plain = True
-
-    def __enter__(self) -> _Bar:
-        self._start = self._last = time.monotonic()
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-    def update(self, fraction_done: float, loss: float, steps: int) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, completed=min(fraction_done, 1.0), loss=loss)
-        now = time.monotonic()
-        if self._plain and now - self._last >= _PLAIN_EVERY_S:
-            self._last = now
-            elapsed = now - self._start
-            done = min(max(fraction_done, 1e-9), 1.0)
-            left = elapsed * (1 - done) / done
-            print(
-                f"warm-up: {steps} steps, loss {loss:.3f}, {elapsed:.0f} s elapsed, "
-                f"at most ~{left:.0f} s left",
-                flush=True,
-            )
+    columns = [
+        TextColumn("warm-up"),
+        BarColumn(),
+        TextColumn("loss {task.fields[loss]:.3f}"),
+        TimeRemainingColumn(),
+    ]
+    return Bar(
+        total=1.0,
+        enabled=enabled,
+        columns=columns,
+        line=line,
+        every_s=_PLAIN_EVERY_S,
+        fields={"loss": math.nan, "steps": 0},
+    )
