@@ -110,7 +110,7 @@ def _walk(
 
 def _pure_strategies(seat: int) -> list[Strategy]:
     """Every deterministic strategy of `seat`: one legal move at each of its 6 information sets."""
-    keys = [(c, h) for c in CARDS for h in HISTORIES if to_move(h) == seat]
+    keys = [(c, h) for c, h in INFOSETS if to_move(h) == seat]
     choices: list[dict[tuple[str, str], str]] = [{}]
     for key in keys:
         choices = [{**c, key: m} for c in choices for m in legal_moves(key[1])]
@@ -138,17 +138,31 @@ def exploitability(strategy: Strategy) -> float:
     return sum(best) / 2
 
 
-async def greedy_strategy(policy: Policy, cfg: KuhnConfig) -> dict[tuple[str, str], str | None]:
-    """The policy's greedy move at each of the 12 information sets (None: illegal), one batch."""
-    greedy = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=0.0)
-    keys = [(card, history) for card in CARDS for history in HISTORIES]
+INFOSETS = tuple((card, history) for card in CARDS for history in HISTORIES)
+"""The 12 information sets (card, history), in a fixed order."""
+
+
+async def _moves(
+    policy: Policy, cfg: KuhnConfig, temperature: float, samples: int
+) -> dict[tuple[str, str], list[str | None]]:
+    """`samples` moves of the policy at each information set (None: illegal), one batch."""
+    params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=temperature)
     generations = await asyncio.gather(
         *(
-            policy.generate([ChatMessage(role="user", content=prompt(c, h))], greedy)
-            for c, h in keys
+            policy.generate([ChatMessage(role="user", content=prompt(c, h))], params)
+            for c, h in INFOSETS
+            for _ in range(samples)
         )
     )
-    return {(c, h): parse_move(g.text, h) for (c, h), g in zip(keys, generations, strict=True)}
+    return {
+        (c, h): [parse_move(g.text, h) for g in generations[i * samples : (i + 1) * samples]]
+        for i, (c, h) in enumerate(INFOSETS)
+    }
+
+
+async def greedy_strategy(policy: Policy, cfg: KuhnConfig) -> dict[tuple[str, str], str | None]:
+    """The policy's greedy move at each of the 12 information sets (None: illegal), one batch."""
+    return {key: moves[0] for key, moves in (await _moves(policy, cfg, 0.0, 1)).items()}
 
 
 async def evaluate(policy: Policy, cfg: KuhnConfig) -> dict[str, float]:
@@ -189,22 +203,12 @@ async def sampled_strategy(
     under "illegal". This is the policy self-play actually runs, estimated (not exact: the
     shares carry sampling noise of about 1/sqrt(eval_samples)).
     """
-    params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature)
-    keys = [(card, history) for card in CARDS for history in HISTORIES]
-    generations = await asyncio.gather(
-        *(
-            policy.generate([ChatMessage(role="user", content=prompt(c, h))], params)
-            for c, h in keys
-            for _ in range(cfg.eval_samples)
-        )
-    )
     shares: dict[tuple[str, str], dict[str, float]] = {}
-    for i, (c, h) in enumerate(keys):
+    for key, moves in (await _moves(policy, cfg, cfg.temperature, cfg.eval_samples)).items():
         counts: dict[str, float] = {}
-        for g in generations[i * cfg.eval_samples : (i + 1) * cfg.eval_samples]:
-            move = parse_move(g.text, h) or "illegal"
-            counts[move] = counts.get(move, 0.0) + 1 / cfg.eval_samples
-        shares[(c, h)] = counts
+        for move in moves:
+            counts[move or "illegal"] = counts.get(move or "illegal", 0.0) + 1 / len(moves)
+        shares[key] = counts
     return shares
 
 
