@@ -26,7 +26,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from sparring.errors import GameError
@@ -52,12 +52,19 @@ __all__ = ["Library", "build_library", "library_for", "oracle_recall", "world_fo
 class Library:
     """Everything searchable: the passages, their index and searcher, and the world if generated."""
 
-    passages: tuple[Passage, ...]
     index: SearchIndex
     searcher: Searcher
     world: World | None
-    by_id: dict[str, Passage]
-    """Every passage by its id."""
+
+    @cached_property
+    def passages(self) -> tuple[Passage, ...]:
+        """Every passage of the index, in its order."""
+        return tuple(self.index.passages)
+
+    @cached_property
+    def by_id(self) -> dict[str, Passage]:
+        """Every passage by its id."""
+        return {p.id: p for p in self.passages}
 
     def noise(self, exclude: Sequence[str], count: int, rng: random.Random) -> list[Passage]:
         """`count` passages whose ids are not in `exclude`, drawn by `rng` (the verifier's
@@ -92,8 +99,7 @@ def build_library(cfg: SearchGameConfig, embedder: Embedder | None = None) -> Li
             f"{cfg.index} was built without it; rebuild it or set search_mode to 'dense'"
         )
     searcher = Searcher(index, embedder, SearchConfig(k=cfg.search_k, mode=cfg.search_mode))
-    rows = tuple(index.passages)
-    return Library(rows, index, searcher, world, {p.id: p for p in rows})
+    return Library(index, searcher, world)
 
 
 def world_for(cfg: SearchGameConfig) -> World | None:
