@@ -117,11 +117,9 @@ def score(state: dict[str, Any], calls: Sequence[Call], cfg: KuhnConfig) -> Scor
         reward = outcome[call.role]
         verb = "won" if reward > 0 else "lost"
         reason = f"{call.role} {verb}: {how}"
-        if illegal is not None and i == len(moves) - 1:
+        if illegal is not None and i == len(moves) - 1:  # the move that ended the hand
             reward -= cfg.illegal_penalty
             reason += f", and this move pays {cfg.illegal_penalty:g} more for being illegal"
-        payouts.append(Payout(call_id=call.id, reward=reward, reason=reason))
-        if illegal is not None and i == len(moves) - 1:
             verdicts.append(
                 Verdict(
                     role=call.role,
@@ -131,6 +129,7 @@ def score(state: dict[str, Any], calls: Sequence[Call], cfg: KuhnConfig) -> Scor
                     sample_id=call.id,
                 )
             )
+        payouts.append(Payout(call_id=call.id, reward=reward, reason=reason))
     for seat in SEATS:
         verdicts.append(Verdict(role=seat, name="won", ok=outcome[seat] > 0, reason=how))
     stats = {"chips/player_0": float(state["chips"]), "illegal": float(illegal is not None)}
