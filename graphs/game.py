@@ -137,6 +137,7 @@ class Game:
         ready: Ready | None = None,
         roles: Mapping[str, RoleSpec] | None = None,
         warmup_smoothing: float = 0.1,
+        warmup_batch: int = 64,
     ) -> None:
         self.name = name
         # Label smoothing keeps a warmed-up model unsure enough to explore when demonstrations
@@ -146,6 +147,12 @@ class Game:
         if not 0 <= warmup_smoothing < 1:
             raise GameError(f"game {name!r}: warmup_smoothing is {warmup_smoothing}; use [0, 1)")
         self.warmup_smoothing = warmup_smoothing
+        # A step costs its tokens: a game whose demonstrations are long (search trajectories,
+        # ~100-300 tokens against arith's ~30) takes smaller batches to make steps, and steps
+        # are what the warm-up's phase change is counted in (docs/learning.md).
+        if warmup_batch < 1:
+            raise GameError(f"game {name!r}: warmup_batch is {warmup_batch}; use at least 1")
+        self.warmup_batch = warmup_batch
         try:
             self.roles: dict[str, RoleSpec] = {role_name(r): s for r, s in (roles or {}).items()}
         except ValueError as e:

@@ -26,7 +26,7 @@ from sparring.policy.warmup import WarmupReport
 
 __all__ = ["cache_root", "ensure_model", "quiet_transformers", "warm_up_on_game"]
 
-_RECIPE = "v2"  # bump when the tiny model or the warm-up changes, so old caches are not reused
+_RECIPE = "v3"  # bump when the tiny model or the warm-up changes, so old caches are not reused
 
 
 def quiet_transformers() -> None:
@@ -125,6 +125,7 @@ def warm_up_on_game(
         until=gate,
         check_every=check_every,
         label_smoothing=game.warmup_smoothing,
+        batch_size=game.warmup_batch,
     )
     say(
         f"model: warmed up in {report.steps} steps ({report.seconds:.0f} s, stopped by "
@@ -139,7 +140,7 @@ def _key(policy: PolicyConfig, game: Game, game_config: Any) -> str:
     # warm-up reads from it) decides what a cached model knows.
     h = hashlib.sha256(
         f"{_RECIPE}|{policy.warmup_max_steps}|{policy.warmup_check_every}|"
-        f"{game.warmup_smoothing}|{game_config!r}".encode()
+        f"{game.warmup_smoothing}|{game.warmup_batch}|{game_config!r}".encode()
     )
     if game.has_demonstrations:
         rng = random.Random(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from sparring.errors import ConfigError, PolicyError
 from sparring.messages import ChatMessage
 from sparring.policy.tiny import build_tiny_model
-from sparring.policy.warmup import Example, warm_up
+from sparring.policy.warmup import _POOL_BATCHES, Example, _batches, warm_up
 
 MEMORISED: list[Example] = [
     ([ChatMessage(role="user", content=f"compute {e}")], pad)
@@ -69,8 +70,30 @@ def test_a_generator_is_drawn_from_once_per_example_with_the_seeded_rng(tiny: Pa
     warm_up(tiny, draw, seconds=0.01, batch_size=4, progress=False)
 
     assert report.steps >= 1
-    assert len(first) == report.examples_seen
-    assert draws[:4] == first[:4]  # same seed, same examples
+    # Drawn a length-sorting pool ahead: whole pools of _POOL_BATCHES batches, none wasted.
+    pools = -(-report.steps // _POOL_BATCHES)
+    assert len(first) == pools * _POOL_BATCHES * 4 >= report.examples_seen
+    assert draws[: len(first)] == first  # same seed, same examples
+
+
+def test_batches_group_examples_of_like_length_and_use_each_drawn_example_once() -> None:
+    lengths = iter(range(10_000))
+
+    def encode(example: Example) -> tuple[list[int], list[bool]]:
+        n = len(example[1])
+        return [next(lengths)] * n, [True] * n  # the first id tells examples apart
+
+    def draw(rng: random.Random) -> Example:
+        return [], "x" * rng.randint(1, 300)
+
+    batches = _batches(draw, random.Random(0), 8, encode)
+    pool = [next(batches) for _ in range(_POOL_BATCHES)]
+    rows = [row for batch in pool for row in batch]
+    assert len({ids[0] for ids, _ in rows}) == 8 * _POOL_BATCHES  # each drawn example once
+    spans = sorted((min(len(i) for i, _ in b), max(len(i) for i, _ in b)) for b in pool)
+    assert all(hi <= lo for (_, hi), (lo, _) in itertools.pairwise(spans))  # no overlap
+    padded = sum(8 * hi for _, hi in spans)
+    assert padded < 1.3 * sum(len(i) for i, _ in rows)  # unsorted, ~1.9x (max of 8 uniform)
 
 
 def test_until_is_asked_every_check_every_steps_and_ends_the_pass(tiny: Path) -> None:
