@@ -2,8 +2,9 @@
 demonstrations and held-out evaluation on scripted policies, and whole episodes on the tiny model.
 
 The world (120 articles) and its index are built once for the module; scripted policies answer
-by the prompt's first line ("answer:" proposer, "question:" solver, "documents:" verifier) and by
-how many search results the trajectory holds so far.
+by the prompt's first line ("answer:" proposer, "question:" solver) and by how many search
+results the trajectory holds so far; the RAG verifier, asked what a solver is asked, has a
+script of its own.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from sparring.errors import GameError
 from sparring.graphs import EpisodeOutcome, Policies, load_game, play_episode
 from sparring.graphs.search import SearchGameConfig, check_proposal, proposer_reward
 from sparring.graphs.search.graph import attempt_question, build
@@ -48,6 +50,7 @@ CFG = SearchGameConfig(
     budget=4096,
     proposer=SamplingParams(max_new_tokens=256),
     solver=SamplingParams(max_new_tokens=256),
+    verifier=SamplingParams(max_new_tokens=256, temperature=0.0),
 )
 
 
@@ -66,19 +69,18 @@ def question(library: Library) -> Question:
 Turns = Callable[[str, int], str]
 
 
-def _script(proposer: Turns, solver: Turns, verifier: Callable[[str], str]) -> Callable:
-    """A policy script: each role's reply from its prompt text and the results seen so far."""
+def _script(proposer: Turns, solver: Turns, verifier: Callable[[str], str]) -> Policies:
+    """Scripted policies: each role's reply from its prompt text and the results seen so far."""
 
     def reply(messages: list[ChatMessage]) -> str:
         text = messages[-1].content
         turn = text.count("<result>")
-        if "documents:" in text:
-            return verifier(text)
         if "question: " in text:
             return solver(text, turn)
         return proposer(text, turn)
 
-    return reply
+    checker = ScriptedPolicy(lambda messages: verifier(messages[-1].content))
+    return Policies(default=ScriptedPolicy(reply), overrides={Role.VERIFIER: checker})
 
 
 def _searches_then(queries: list[str], final: str) -> Turns:
@@ -107,9 +109,9 @@ def _gold(question: Question) -> Callable[[str], str]:
 
 
 async def _play(
-    library: Library, script: Callable, question: Question, cfg: SearchGameConfig = CFG
+    library: Library, script: Policies, question: Question, cfg: SearchGameConfig = CFG
 ) -> EpisodeOutcome:
-    graph = build(Policies(default=ScriptedPolicy(script)), cfg, library)
+    graph = build(script, cfg, library)
     task = Task(
         run="t", game="search", params={"answer": question.answers[0], "hops": question.hops}
     )
@@ -175,16 +177,24 @@ NOISE = [Hit("city-2", "Amsel", "Amsel is a city in Rotele.", 0.0)]
 async def _verify(reply: Callable, cfg: SearchGameConfig = CFG):
     policy = ScriptedPolicy(reply)
     verdict = await verify_question(
-        policy, "Where was Baro Kelotin born?", DOCS, NOISE, ["Misadel"], cfg, random.Random(0)
+        policy, "Where was Baro Kelotin born?", DOCS, NOISE, ["Misadel"], 2, cfg, random.Random(0)
     )
     return verdict, policy
 
 
-async def test_the_verifier_accepts_the_gold_answer_read_from_all_documents_and_the_noise() -> None:
-    verdict, policy = await _verify(lambda m: "<answer>misadel</answer>")
-    assert verdict.valid and verdict.answer == "misadel"
-    prompt = policy.calls[0][0].content
-    assert "[Baro Kelotin] Baro Kelotin was born in Misadel." in prompt and "[Amsel]" in prompt
+async def test_the_verifier_searches_only_the_proposers_documents_and_the_noise() -> None:
+    turns = _searches_then(["Baro Kelotin", "Amsel", "Orun Guild"], "<answer>misadel</answer>")
+    verdict, policy = await _verify(
+        lambda m: turns(m[-1].content, m[-1].content.count("<result>")),
+        CFG.model_copy(update={"solver_k": 2}),
+    )
+    # Each search of the loop as the solver's prompt asks it ("question: ..."), no documents.
+    first = policy.calls[0][0].content
+    assert "question: Where was Baro Kelotin born?" in first and "Misadel" not in first
+    last = policy.calls[-1][0].content
+    assert "[Baro Kelotin] Baro Kelotin was born in Misadel." in last and "[Amsel]" in last
+    assert "no results" in last  # the Orun Guild is in the corpus, not among these documents
+    assert verdict.valid and verdict.answer == "misadel" and "'Amsel'" in verdict.reason
     assert sorted(verdict.document_ids) == ["city-2", "person-1"] and verdict.noise_ids == [
         "city-2"
     ]
@@ -197,7 +207,7 @@ async def test_a_verifier_answer_that_is_not_the_gold_makes_the_question_invalid
 
 async def test_an_unparsable_verifier_answer_makes_the_question_invalid() -> None:
     verdict, _ = await _verify(lambda m: "Misadel")  # right, but not in the tag
-    assert not verdict.valid and "unparsable" in verdict.reason and verdict.answer is None
+    assert not verdict.valid and "no answer" in verdict.reason and verdict.answer is None
 
 
 async def test_a_verifier_error_makes_the_question_invalid() -> None:
@@ -237,7 +247,8 @@ async def test_a_verified_question_pays_solvers_by_exact_match_and_the_proposer_
     assert ep.stats["signal"] == 1.0 and ep.stats["solve_rate/h2"] == pytest.approx(0.6)
     # The verifier was asked, recorded, and never trained.
     [verifier] = [t for t in ep.turns if t.role == Role.VERIFIER]
-    assert verifier.sample_id is None and question.chain[0].evidence in verifier.messages[0].content
+    assert verifier.sample_id is None
+    assert verifier.messages[0].content == f"question: {question.text}"  # a solver's prompt
     # Searches are tool calls on each turn; verdicts name the documents by id.
     [proposer] = [t for t in ep.turns if t.role == Role.PROPOSER]
     assert [c.arguments["input"] for c in proposer.tool_calls] == list(reversed(question.titles))
@@ -349,6 +360,45 @@ def test_tasks_ask_for_an_answer_of_the_world_and_a_hop_count_in_range(library: 
         assert task["answer"] in names and task["hops"] in CFG.hop_counts
 
 
+async def test_oracle_questions_go_straight_to_the_solvers_and_train_no_proposer(
+    library: Library, question: Question
+) -> None:
+    cfg = CFG.model_copy(update={"questions": "oracle"})
+    task = tasks(random.Random(3), cfg)
+    assert isinstance(task["question"], str) and task["answer"] in task["golds"]  # type: ignore[operator]
+    graph = build(
+        _script(_honest(question), _solvers_right(question, 2), _gold(question)),
+        cfg,
+        library,
+    )  # fmt: skip
+    params = {"answer": question.answers[0], "hops": 2, "question": question.text,
+              "golds": list(question.answers)}  # fmt: skip
+    outcome = await play_episode(GAME, graph, Task(run="t", game="search", params=params), cfg)
+    assert outcome.ok, outcome.episode.errors
+    assert {t.role for t in outcome.episode.turns} == {Role.SOLVER}
+    assert sorted(s.reward for s in outcome.samples) == [0.0, 0.0, 0.0, 1.0, 1.0]
+    assert outcome.episode.stats["solve_rate/h2"] == pytest.approx(0.4)
+    assert "valid" not in outcome.episode.stats  # nothing was proposed or verified
+
+
+def test_an_oracle_task_without_its_question_is_refused() -> None:
+    cfg = CFG.model_copy(update={"questions": "oracle"})
+    with pytest.raises(GameError, match=r"params\.question"):
+        GAME.start(Task(run="t", game="search", params={"answer": "Misadel", "hops": 1}), cfg)
+
+
+async def test_solvers_read_solver_k_results_a_search_and_the_proposer_proposer_k(
+    library: Library, question: Question
+) -> None:
+    cfg = CFG.model_copy(update={"solver_k": 1, "proposer_k": 3})
+    script = _script(_honest(question), _solvers_right(question, 5), _gold(question))
+    outcome = await _play(library, script, question, cfg)
+    for turn in outcome.episode.turns:
+        want = {Role.SOLVER: 1, Role.PROPOSER: 3}.get(turn.role)
+        for call in turn.tool_calls if want else []:
+            assert call.result.count("\n") + 1 == want, (turn.role, call.result)
+
+
 def test_the_held_out_and_probe_questions_never_appear_in_the_training_pool() -> None:
     for hops in CFG.hop_counts:
         kept = {q.id for q in heldout_questions(CFG, hops)} | {
@@ -441,13 +491,14 @@ async def test_whole_episodes_on_the_tiny_model_record_exact_trainable_samples(
     )
     # The untrained model rarely writes a valid proposal; a scripted proposer and verifier in one
     # graph make sure the real model also plays the solvers.
-    scripted = ScriptedPolicy(
-        _script(_honest(question), _solvers_right(question, 0), _gold(question))
-    )
+    scripted = _script(_honest(question), _solvers_right(question, 0), _gold(question))
     graphs = [
         build(Policies(default=tiny), cfg, library),
         build(
-            Policies(default=tiny, overrides={Role.PROPOSER: scripted, Role.VERIFIER: scripted}),
+            Policies(
+                default=tiny,
+                overrides={r: scripted.for_role(r) for r in (Role.PROPOSER, Role.VERIFIER)},
+            ),
             cfg,
             library,
         ),

@@ -14,11 +14,14 @@ Where this follows SSP and where the tiny model forces a change:
   form one GRPO group; the proposer is paid 1 - solve rate on a verified question and nothing
   on an unverified one; retrieved text is masked out of the loss (as Search-R1).
 - changed: the corpus is a generated world of a few hundred short articles, not Wikipedia (no
-  model knows its facts, and a tiny model's context holds a 3-hop trajectory); 2 results per
-  search, whole articles (~80 tokens a result line); BM25 ranking (made-up names are rare
-  terms); the question is written in the answer tag (the tool loop's one terminal tag); the
-  verification fails closed (SSP's code returns valid when its check throws); noise documents
-  are drawn from the corpus, not from other rollouts of a batch; the verifier is greedy; the
+  model knows its facts, and a tiny model's context holds a 3-hop trajectory); 1 result a
+  solver search and 2 a proposer search, whole articles (~80 tokens a result line); BM25
+  ranking (made-up names are rare terms); the question is written in the answer tag (the tool
+  loop's one terminal tag); the verification fails closed (SSP's code returns valid when its
+  check throws); the verifier searches the proposer's documents and the noise with the
+  solver's tool loop instead of reading them all in its prompt (verifier.py says why); noise
+  documents are drawn from the corpus, not from other rollouts of a batch; the verifier is
+  greedy; the
   warm-up imitates oracle searches from the fact table before any RL (SSP starts from an
   instruction-tuned 7B+ model that can already search).
 
@@ -72,6 +75,7 @@ game = Game(
     evaluate=evaluate,
     demonstrations=demonstration,
     ready=ready,
+    warmup_batch=32,
     roles={
         Role.PROPOSER: RoleSpec(
             estimator="rae",

@@ -2,14 +2,16 @@
 
 The defaults are sized for the tiny model (policy/tiny.py): its tokenizer splits the world's
 made-up names into near single characters, so an article is ~69 tokens and one search result
-line ~80. Two results per search (k = 2) keep a 3-hop trajectory near 600 tokens and the
-verifier's prompt (every proposer document plus the noise) under 700.
+line ~80. The solver reads one result a search (its forward searches name the entity, whose
+article ranks first) and the proposer two (searching backwards it needs the article that
+mentions the answer, which ranks second), so a 3-hop solver trajectory stays near 300 tokens
+and the verifier's prompt (every proposer document plus the noise) under 700.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -51,7 +53,21 @@ class SearchGameConfig(BaseModel):
         "article that mentions it) BM25 finds it in the top 2 for .45 of hops, hybrid .27, "
         "dense .10, and BM25 skips the query embedding.",
     )
-    search_k: int = Field(default=2, ge=1, le=10, description="Results per search.")
+    proposer_k: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description="Results per proposer search. Searching backwards from an answer needs "
+        "more than one: the answer's own article ranks first, an article that mentions it next.",
+    )
+    solver_k: int = Field(
+        default=1,
+        ge=1,
+        le=10,
+        description="Results per solver search. Searching forwards by an entity's name finds "
+        "its article at rank 1 (library.py), and each further result is ~40 tokens the tiny "
+        "model reads on every hop.",
+    )
     snippet_chars: int = Field(
         default=140,
         ge=20,
@@ -60,6 +76,13 @@ class SearchGameConfig(BaseModel):
     )
     min_hops: int = Field(default=1, ge=1, description="Fewest searches a task asks for.")
     max_hops: int = Field(default=3, ge=1, le=3, description="Most searches a task asks for.")
+    questions: Literal["proposer", "oracle"] = Field(
+        default="proposer",
+        description="Who writes the solvers' questions: 'proposer' (self-play: the proposer "
+        "searches from an answer, the verifier checks) or 'oracle' (a fixed curriculum: "
+        "questions drawn uniformly over hop counts from the fact table, no proposer trained; "
+        "the baseline bench/learning.py compares self-play with).",
+    )
     n_solvers: int = Field(
         default=5, ge=1, description="Solver attempts per valid question, one group (SSP: 5)."
     )

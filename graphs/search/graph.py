@@ -3,6 +3,7 @@
     START -> propose --filters fail--> END
                      \\--pass--> verify --invalid--> END
                                        \\--valid--> solve (x n, concurrently, via Send) -> END
+    START (an oracle question in the task: questions='oracle') -> solve (x n) -> END
 
 The proposer is told a gold answer and the number of searches n to make ("answer: Misadel" /
 "searches: 2"), searches the corpus with `<search>query</search>` and writes its question inside
@@ -31,8 +32,9 @@ from sparring.graphs.policies import Policies
 from sparring.graphs.search.config import SearchGameConfig
 from sparring.graphs.search.filters import Check, check_proposal, passed
 from sparring.graphs.search.library import Library, library_for
+from sparring.graphs.search.prompts import proposer_messages, solver_messages
 from sparring.graphs.search.verifier import RagVerdict, verify_question
-from sparring.messages import ChatMessage, Role, Task
+from sparring.messages import Role, Task
 from sparring.policy.base import Policy, SamplingParams
 from sparring.roles.tool_loop import run_tool_loop
 from sparring.tools.answer import exact_match, f1
@@ -87,19 +89,11 @@ class SearchState(TypedDict, total=False):
 
     answer: str
     hops: int
+    question: str  # only with questions='oracle': the fact table's question, no proposer
+    golds: list[str]  # with it: every accepted answer
     proposal: Proposal
     verification: RagVerdict
     attempts: Annotated[list[Attempt], operator.add]  # one per solver, appended concurrently
-
-
-def proposer_messages(answer: str, hops: int) -> list[ChatMessage]:
-    """The proposer's prompt: the gold answer and the searches to make."""
-    return [ChatMessage(role="user", content=f"answer: {answer}\nsearches: {hops}")]
-
-
-def solver_messages(question: str) -> list[ChatMessage]:
-    """The solver's prompt: the question only (it has the search tool)."""
-    return [ChatMessage(role="user", content=f"question: {question}")]
 
 
 def start(task: Task, cfg: SearchGameConfig) -> dict[str, Any]:
@@ -111,7 +105,17 @@ def start(task: Task, cfg: SearchGameConfig) -> dict[str, Any]:
         raise GameError(
             f"search task needs params.hops in {cfg.min_hops}..{cfg.max_hops}, got {hops!r}"
         )
-    return {"answer": answer.strip(), "hops": hops}
+    state: dict[str, Any] = {"answer": answer.strip(), "hops": hops}
+    if cfg.questions == "oracle":
+        question, golds = task.params.get("question"), task.params.get("golds")
+        if not isinstance(question, str) or not question.strip():
+            raise GameError(
+                f"search task with questions='oracle' needs params.question, got {question!r}"
+            )
+        if not isinstance(golds, list) or not all(isinstance(g, str) for g in golds):
+            golds = [answer.strip()]
+        state |= {"question": question.strip(), "golds": golds or [answer.strip()]}
+    return state
 
 
 def build(policies: Policies, cfg: SearchGameConfig, library: Library | None = None) -> Any:
@@ -122,7 +126,7 @@ def build(policies: Policies, cfg: SearchGameConfig, library: Library | None = N
     verifier = policies.for_role(Role.VERIFIER)
 
     def search_tool() -> SearchTool:
-        return SearchTool(lib.searcher, k=cfg.search_k, max_chars=cfg.snippet_chars)
+        return SearchTool(lib.searcher, k=cfg.proposer_k, max_chars=cfg.snippet_chars)
 
     async def propose(state: SearchState) -> dict[str, Any]:
         tool, hops = search_tool(), state["hops"]
@@ -157,15 +161,25 @@ def build(policies: Policies, cfg: SearchGameConfig, library: Library | None = N
             for p in lib.noise(proposal.document_ids, cfg.noise_docs, rng)
         ]
         verdict = await verify_question(
-            verifier, proposal.question, documents, noise, [state["answer"]], cfg, rng
-        )
+            verifier, proposal.question, documents, noise, [state["answer"]], state["hops"], cfg,
+            rng,
+        )  # fmt: skip
         return {"verification": verdict}
 
     async def solve(payload: dict[str, Any]) -> dict[str, Any]:
         attempt = await attempt_question(
-            solver, payload["question"], [payload["answer"]], payload["hops"], lib, cfg
+            solver, payload["question"], payload["golds"], payload["hops"], lib, cfg
         )
         return {"attempts": [attempt]}
+
+    def solvers(question: str, golds: list[str], hops: int) -> list[Send]:
+        payload = {"question": question, "golds": golds, "hops": hops}
+        return [Send("solve", payload)] * cfg.n_solvers
+
+    def begin(state: SearchState) -> list[Send] | str:
+        if "question" in state:
+            return solvers(state["question"], state["golds"], state["hops"])
+        return "propose"
 
     def after_propose(state: SearchState) -> str:
         return "verify" if state["proposal"].valid_format else END
@@ -173,18 +187,15 @@ def build(policies: Policies, cfg: SearchGameConfig, library: Library | None = N
     def fan_out(state: SearchState) -> list[Send] | str:
         if not state["verification"].valid:
             return END
-        payload = {
-            "question": state["proposal"].question,
-            "answer": state["answer"],
-            "hops": state["hops"],
-        }
-        return [Send("solve", payload)] * cfg.n_solvers
+        question = state["proposal"].question
+        assert question is not None  # the format filter passed
+        return solvers(question, [state["answer"]], state["hops"])
 
     graph = StateGraph(SearchState)
     graph.add_node("propose", propose)
     graph.add_node("verify", verify)
     graph.add_node("solve", solve)
-    graph.add_edge(START, "propose")
+    graph.add_conditional_edges(START, begin, ["propose", "solve"])
     graph.add_conditional_edges("propose", after_propose, ["verify", END])
     graph.add_conditional_edges("verify", fan_out, ["solve", END])
     graph.add_edge("solve", END)
@@ -201,7 +212,7 @@ async def attempt_question(
     params: SamplingParams | None = None,
 ) -> Attempt:
     """One solver tool loop at `question` over the library, scored against `golds`."""
-    tool = SearchTool(lib.searcher, k=cfg.search_k, max_chars=cfg.snippet_chars)
+    tool = SearchTool(lib.searcher, k=cfg.solver_k, max_chars=cfg.snippet_chars)
     result = await run_tool_loop(
         policy,
         Role.SOLVER,

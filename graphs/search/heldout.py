@@ -3,7 +3,8 @@
 Tasks: a hop count n drawn uniformly from `min_hops..max_hops` and a gold answer, the answer of
 a random n-hop question of the world whose answer is an entity (the proposer sees only the
 answer and n: any question it finds with that answer is fine). With a user's corpus the answer
-is a random passage title.
+is a random passage title. With `questions = 'oracle'` (the fixed-curriculum baseline) the
+task carries that question and its gold answers, and the solvers get it without a proposer.
 
 Held-out set: `eval_questions` questions per hop count from `eval_seed`, entity answers only,
 fixed across runs; `probe` questions (seed + 1) for the warm-up's readiness check; both are kept
@@ -29,6 +30,7 @@ from functools import lru_cache
 
 from pydantic import JsonValue
 
+from sparring.errors import GameError
 from sparring.graphs.search.config import SearchGameConfig
 from sparring.graphs.search.graph import attempt_question, proposer_messages, solver_messages
 from sparring.graphs.search.library import Library, library_for, world_for
@@ -93,12 +95,21 @@ def training_questions(cfg: SearchGameConfig, hops: int) -> tuple[Question, ...]
 
 
 def tasks(rng: random.Random, cfg: SearchGameConfig) -> dict[str, JsonValue]:
-    """One task: a hop count and a gold answer (see the module docstring)."""
+    """One task: a hop count and a gold answer (see the module docstring), and with
+    `questions = 'oracle'` the fact table's question too."""
     hops = rng.choice(cfg.hop_counts)
     if world_for(cfg) is None:
+        if cfg.questions == "oracle":
+            raise GameError(
+                "search game: questions='oracle' needs the generated world's fact table; a "
+                "corpus or index of your own has none (use questions='proposer')"
+            )
         return {"answer": rng.choice(library_for(cfg).passages).title, "hops": hops}
     question = rng.choice(training_questions(cfg, hops))
-    return {"answer": question.answers[0], "hops": hops}
+    task: dict[str, JsonValue] = {"answer": question.answers[0], "hops": hops}
+    if cfg.questions == "oracle":
+        task |= {"question": question.text, "golds": list(question.answers)}
+    return task
 
 
 async def _em(
@@ -146,8 +157,8 @@ async def ready(policy: Policy, cfg: SearchGameConfig) -> bool:
     return True
 
 
-def _result(lib: Library, query: str, cfg: SearchGameConfig) -> str:
-    hits = lib.search_now(query, cfg.search_k, cfg.search_mode)
+def _result(lib: Library, query: str, k: int, cfg: SearchGameConfig) -> str:
+    hits = lib.search_now(query, k, cfg.search_mode)
     return (
         f"<search>{query}</search>{RESULT_OPEN}{format_hits(hits, cfg.snippet_chars)}{RESULT_CLOSE}"
     )
@@ -155,7 +166,7 @@ def _result(lib: Library, query: str, cfg: SearchGameConfig) -> str:
 
 def solver_demonstration(question: Question, lib: Library, cfg: SearchGameConfig) -> str:
     """The oracle solver's completion: search each hop's subject in turn, then answer."""
-    steps = "".join(_result(lib, hop.title, cfg) for hop in question.chain)
+    steps = "".join(_result(lib, hop.title, cfg.solver_k, cfg) for hop in question.chain)
     return f"{steps}<answer>{question.answers[0]}</answer>"
 
 
@@ -170,8 +181,8 @@ def backward_demonstration(
     path: list[Relation] = []
     for _ in range(hops):
         query = world.entity(current).name
-        text += _result(lib, query, cfg)
-        hits = lib.search_now(query, cfg.search_k, cfg.search_mode)
+        text += _result(lib, query, cfg.proposer_k, cfg)
+        hits = lib.search_now(query, cfg.proposer_k, cfg.search_mode)
         links = [
             (h.id, r)
             for h in hits

@@ -98,7 +98,7 @@ def build_library(cfg: SearchGameConfig, embedder: Embedder | None = None) -> Li
             f"search game: search_mode {cfg.search_mode!r} needs BM25, and the index at "
             f"{cfg.index} was built without it; rebuild it or set search_mode to 'dense'"
         )
-    searcher = Searcher(index, embedder, SearchConfig(k=cfg.search_k, mode=cfg.search_mode))
+    searcher = Searcher(index, embedder, SearchConfig(k=cfg.proposer_k, mode=cfg.search_mode))
     return Library(index, searcher, world)
 
 
@@ -121,7 +121,7 @@ def _cached(key: str) -> Library:
 
 def library_for(cfg: SearchGameConfig) -> Library:
     """The library of `cfg`, built on first use and shared by everything in this process."""
-    fields = {"world_articles", "world_seed", "corpus", "index", "search_mode", "search_k"}
+    fields = {"world_articles", "world_seed", "corpus", "index", "search_mode", "proposer_k"}
     return _cached(cfg.model_dump_json(include=fields))
 
 

@@ -13,7 +13,8 @@ Proposer (one call per episode, its own group; RAE, a running baseline per role)
       inverse_solve_rate  1 - p                        (SSP's default)
       absolute_zero       0 if p in {0, 1} else 1 - p  (Absolute Zero, arXiv:2505.03335)
       learnability        4 p (1 - p)                  (1 at p = 0.5)
-The RAG verifier's call is never paid, so never trained. Verdicts record every check with its
+With `questions = 'oracle'` there is no proposer: the solvers are paid as above and nothing
+else. The RAG verifier's call is never paid, so never trained. Verdicts record every check with its
 reason, and the documents each role retrieved (by id) and the verifier saw.
 """
 
@@ -35,8 +36,12 @@ __all__ = ["proposer_reward", "score"]
 
 def score(state: dict[str, Any], calls: Sequence[Call], cfg: SearchGameConfig) -> Scoring:
     """Pay the proposer and the solvers of one finished search episode."""
-    proposal: Proposal = state["proposal"]
     hops = int(state["hops"])
+    attempts: list[Attempt] = state.get("attempts", [])
+    if "proposal" not in state:  # an oracle question (questions='oracle'): solvers only
+        payouts, verdicts, stats = _solvers(attempts, hops)
+        return Scoring(payouts=payouts, verdicts=verdicts, stats={"hops": float(hops), **stats})
+    proposal: Proposal = state["proposal"]
     pid = proposal.call_id
     verdicts = [
         Verdict(
@@ -61,8 +66,19 @@ def score(state: dict[str, Any], calls: Sequence[Call], cfg: SearchGameConfig) -
         return Scoring(
             payouts=[_pay(pid, cfg.unverified_reward, reason)], verdicts=verdicts, stats=stats
         )
-    attempts: list[Attempt] = state.get("attempts", [])
-    payouts = []
+    payouts, solved, solver_stats = _solvers(attempts, hops)
+    reward, reason = proposer_reward(cfg.proposer_reward, solver_stats["solve_rate"])
+    stats |= {"valid": 1.0, "filtered": 0.0, **solver_stats}
+    return Scoring(
+        payouts=[_pay(pid, reward, reason), *payouts], verdicts=verdicts + solved, stats=stats
+    )
+
+
+def _solvers(
+    attempts: list[Attempt], hops: int
+) -> tuple[list[Payout], list[Verdict], dict[str, float]]:
+    """The solvers' payouts (one group), verdicts and stats."""
+    payouts, verdicts = [], []
     for a in attempts:
         reason = f"answered {a.answer!r}: EM {a.em:.0f}, F1 {a.f1:.2f}"
         payouts.append(_pay(a.call_id, a.em, reason, group="solvers"))
@@ -72,18 +88,16 @@ def score(state: dict[str, Any], calls: Sequence[Call], cfg: SearchGameConfig) -
             )
         )
         verdicts.append(_searched(Role.SOLVER, a.queries, a.document_ids, a.call_id))
-    rate = sum(a.em for a in attempts) / max(len(attempts), 1)
-    reward, reason = proposer_reward(cfg.proposer_reward, rate)
-    stats |= {
-        "valid": 1.0,
-        "filtered": 0.0,
+    n = max(len(attempts), 1)
+    rate = sum(a.em for a in attempts) / n
+    stats = {
         "solve_rate": rate,
         f"solve_rate/h{hops}": rate,
-        "f1": sum(a.f1 for a in attempts) / max(len(attempts), 1),
+        "f1": sum(a.f1 for a in attempts) / n,
         "signal": float(0.0 < rate < 1.0),
-        "solver_searches": sum(len(a.queries) for a in attempts) / max(len(attempts), 1),
+        "solver_searches": sum(len(a.queries) for a in attempts) / n,
     }
-    return Scoring(payouts=[_pay(pid, reward, reason), *payouts], verdicts=verdicts, stats=stats)
+    return payouts, verdicts, stats
 
 
 def _pay(call_id: str, reward: float, reason: str, group: str | None = None) -> Payout:

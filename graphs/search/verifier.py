@@ -1,10 +1,18 @@
 """The RAG verifier: can the question be answered from what the proposer found? Fails CLOSED.
 
 SSP's check that a proposed question has its ground truth (arXiv 2510.18821, "RAG
-verification"): the verifier answers the question with no tools, given ALL documents the
-proposer's searches returned plus `noise_docs` documents from other articles; the question is
-valid only if that answer matches the gold answer (SQuAD-normalised exact match). The documents
-are shuffled together, so the proposer's come in no telling position.
+verification"): the verifier answers the question from ALL documents the proposer's searches
+returned plus `noise_docs` documents from other articles, and nothing else; the question is
+valid only if that answer matches the gold answer (SQuAD-normalised exact match).
+
+How it reads them is changed for the tiny model: SSP's verifier gets the documents in its
+prompt; ours runs the solver's own tool loop ("question: ...", one `<search>` per hop) over a
+`DocumentSearcher` that holds exactly those documents. A model of ~0.65M parameters cannot
+chain three hops across eight shuffled articles in one pass (a verifier that read them in its
+prompt verified next to nothing after the warm-up), but it learns to search one entity at a
+time; what it may read is still exactly SSP's set, so a question passes only if its answer
+follows from what the proposer found. Its prompt is the solver's, so it is asked exactly what a
+solver is asked.
 
 Where this departs from the paper's released code, on purpose: every failure of the check itself
 means INVALID. A policy error, a timeout (`verifier_timeout_s`) or an answer that does not parse
@@ -16,7 +24,7 @@ drawn at random from the rest of the corpus (seeded by the episode's task).
 The verifier's call is recorded (role "verifier", the inspector shows the documents it read in
 its prompt) and never paid, so never trained: it is a filter, not a player.
 
-    verdict = await verify_question(policy, question, documents, golds, cfg)
+    verdict = await verify_question(policy, question, documents, noise, golds, hops, cfg, rng)
     verdict.valid, verdict.reason
 """
 
@@ -24,20 +32,19 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sparring.graphs.search.config import SearchGameConfig
-from sparring.messages import ChatMessage
+from sparring.graphs.search.prompts import solver_messages
+from sparring.messages import Role
 from sparring.policy.base import Policy
+from sparring.roles.tool_loop import run_tool_loop
 from sparring.tools.answer import exact_match
-from sparring.tools.search import Hit, format_hits
+from sparring.tools.search import DocumentSearcher, Hit, SearchTool
 
-__all__ = ["RagVerdict", "parse_answer", "verifier_messages", "verify_question"]
-
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+__all__ = ["RagVerdict", "verify_question"]
 
 
 class RagVerdict(BaseModel):
@@ -52,54 +59,52 @@ class RagVerdict(BaseModel):
     noise_ids: list[str] = Field(default=[], description="Which of them were noise.")
 
 
-def verifier_messages(
-    question: str, documents: Sequence[Hit], snippet_chars: int
-) -> list[ChatMessage]:
-    """The verifier's prompt: the documents, one `[title] text` line each, then the question."""
-    docs = format_hits(documents, snippet_chars)
-    return [ChatMessage(role="user", content=f"documents:\n{docs}\nquestion: {question}")]
-
-
-def parse_answer(text: str) -> str | None:
-    """The stripped text of the first `<answer>...</answer>`, or None when there is none."""
-    found = _ANSWER.search(text)
-    return found.group(1).strip() if found else None
-
-
 async def verify_question(
     policy: Policy,
     question: str,
     documents: Sequence[Hit],
     noise: Sequence[Hit],
     golds: Sequence[str],
+    hops: int,
     cfg: SearchGameConfig,
     rng: random.Random,
 ) -> RagVerdict:
-    """Ask `policy` the question over `documents` + `noise`, shuffled together by `rng`."""
+    """Ask `policy` the question, searching only `documents` + `noise` (shuffled by `rng`, so a
+    tie in BM25 favours no side), with a solver's turns for `hops` searches."""
     shown = [*documents, *noise]
     rng.shuffle(shown)
     ids, noise_ids = [d.id for d in shown], [d.id for d in noise]
-    messages = verifier_messages(question, shown, cfg.snippet_chars)
-    params = cfg.verifier.model_copy(update={"stop": ("</answer>",)})
+    tool = SearchTool(DocumentSearcher(shown), k=cfg.solver_k, max_chars=cfg.snippet_chars)
 
     def verdict(valid: bool, reason: str, answer: str | None = None) -> RagVerdict:
         return RagVerdict(
             valid=valid, reason=reason, answer=answer, document_ids=ids, noise_ids=noise_ids
         )
 
+    loop = run_tool_loop(
+        policy,
+        Role.VERIFIER,
+        solver_messages(question),
+        {"search": tool},
+        cfg.verifier,
+        max_turns=cfg.max_turns(hops),
+        budget=cfg.budget,
+    )
     try:
-        generation = await asyncio.wait_for(
-            policy.generate(messages, params), timeout=cfg.verifier_timeout_s
-        )
+        result = await asyncio.wait_for(loop, timeout=cfg.verifier_timeout_s)
     except TimeoutError:
         return verdict(False, f"verifier timed out after {cfg.verifier_timeout_s:g} s: invalid")
     except Exception as e:  # fail closed: a check that could not run verified nothing
         return verdict(False, f"verifier failed ({type(e).__name__}: {e}): invalid")
-    answer = parse_answer(generation.text)
+    answer = result.answer
     if answer is None:
-        return verdict(False, f"verifier answer unparsable ({generation.text[:60]!r}): invalid")
+        said = result.call.text[-60:]
+        return verdict(False, f"verifier gave no answer ({result.outcome}, {said!r}): invalid")
     if exact_match(answer, golds) < 1.0:
         return verdict(False, f"verifier answered {answer!r}, gold {golds[0]!r}: invalid", answer)
+    searched = "; ".join(repr(q) for q, _ in tool.calls) or "no search"
     return verdict(
-        True, f"verifier answered the gold {answer!r} from {len(shown)} documents", answer
+        True,
+        f"verifier answered the gold {answer!r} from {len(shown)} documents ({searched})",
+        answer,
     )

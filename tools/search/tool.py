@@ -19,15 +19,24 @@ inspector shows ids and titles).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from pydantic import JsonValue
 
 from sparring.tools.output import ToolOutput
-from sparring.tools.search.searcher import Hit, Searcher, SearchMode
+from sparring.tools.search.searcher import Hit, SearchMode
 
-__all__ = ["NO_RESULTS", "SearchTool", "format_hits"]
+__all__ = ["NO_RESULTS", "SearchTool", "Searches", "format_hits"]
 
 NO_RESULTS = "no results"
+
+
+class Searches(Protocol):
+    """What a SearchTool searches: a corpus's `Searcher`, or a `DocumentSearcher` over a few."""
+
+    async def search(
+        self, query: str, k: int | None = None, mode: SearchMode | None = None
+    ) -> list[Hit]: ...
 
 
 def format_hits(hits: Sequence[Hit], max_chars: int = 200) -> str:
@@ -38,14 +47,15 @@ def format_hits(hits: Sequence[Hit], max_chars: int = 200) -> str:
 
 
 class SearchTool:
-    """A tool-loop tool over a shared Searcher, recording what each of its calls returned.
+    """A tool-loop tool over a shared Searcher (or any `Searches`), recording what each of its
+    calls returned.
 
     Make one per episode (the Searcher, and its batching, is shared by all of them).
     """
 
     def __init__(
         self,
-        searcher: Searcher,
+        searcher: Searches,
         k: int | None = None,
         mode: SearchMode | None = None,
         max_chars: int = 200,
