@@ -8,11 +8,13 @@ valid only if that answer matches the gold answer (SQuAD-normalised exact match)
 How it reads them is changed for the tiny model: SSP's verifier gets the documents in its
 prompt; ours runs the solver's own tool loop ("question: ...", one `<search>` per hop) over a
 `DocumentSearcher` that holds exactly those documents. A model of ~0.65M parameters cannot
-chain three hops across eight shuffled articles in one pass (a verifier that read them in its
-prompt verified next to nothing after the warm-up), but it learns to search one entity at a
-time; what it may read is still exactly SSP's set, so a question passes only if its answer
-follows from what the proposer found. Its prompt is the solver's, so it is asked exactly what a
-solver is asked.
+chain hops across shuffled articles in one pass, but it learns to search one entity at a time.
+Measured after a 500-step warm-up, on 30 training questions per hop count with their chain's
+articles and 2 noise documents: given them in the prompt it answered 0 of 90; searching them
+it answered .93, .70 and .53 of the 1-, 2- and 3-hop questions (warm-up demonstrations never
+show the verifier, either way). What it may read is still exactly SSP's set, so a question
+passes only if its answer follows from what the proposer found; its prompt is the solver's, so
+it is asked exactly what a solver is asked.
 
 Where this departs from the paper's released code, on purpose: every failure of the check itself
 means INVALID. A policy error, a timeout (`verifier_timeout_s`) or an answer that does not parse
@@ -21,8 +23,8 @@ throws, which pays a proposer for a question nobody verified. The paper draws th
 other rollouts of the batch; an episode here has no batch-mates inside its graph, so noise is
 drawn at random from the rest of the corpus (seeded by the episode's task).
 
-The verifier's call is recorded (role "verifier", the inspector shows the documents it read in
-its prompt) and never paid, so never trained: it is a filter, not a player.
+The verifier's call is recorded (role "verifier"; the inspector shows its searches and the
+documents they returned) and never paid, so never trained: it is a filter, not a player.
 
     verdict = await verify_question(policy, question, documents, noise, golds, hops, cfg, rng)
     verdict.valid, verdict.reason
