@@ -75,10 +75,17 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=6.0, help="wall time of each run")
     ap.add_argument("--warmup-steps", type=int, help="override policy.warmup_max_steps")
     ap.add_argument("--keep", type=Path, help="keep the run directories here")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config override for both runs, as `sparring run --set` (repeatable)",
+    )
     args = ap.parse_args()
-    extra = []
+    extra = [item for kv in args.set for item in ("--set", kv)]
     if args.warmup_steps is not None:
-        extra = ["--set", f"policy.warmup_max_steps={args.warmup_steps}"]
+        extra += ["--set", f"policy.warmup_max_steps={args.warmup_steps}"]
     root = args.keep or Path(tempfile.mkdtemp(prefix="sparring-learning-"))
     spec = _GAMES[args.game]
     runs = {"selfplay": root / "selfplay", "uniform": root / "uniform"}

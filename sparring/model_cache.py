@@ -20,6 +20,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from sparring.config import PolicyConfig
 from sparring.graphs import Game
 from sparring.policy.warmup import WarmupReport
@@ -134,10 +136,27 @@ def warm_up_on_game(
     return report
 
 
+def _as_warmup_sees(game_config: Any) -> Any:
+    """`game_config` with every field marked as not read by the warm-up at its default."""
+    if not isinstance(game_config, BaseModel):
+        return game_config
+    reset = {
+        name: field.get_default(call_default_factory=True)
+        for name, field in type(game_config).model_fields.items()
+        if isinstance(field.json_schema_extra, dict)
+        and field.json_schema_extra.get("warmup") is False
+    }
+    return game_config.model_copy(update=reset) if reset else game_config
+
+
 def _key(policy: PolicyConfig, game: Game, game_config: Any) -> str:
     """Changes whenever what the warm-up would learn changes (its demonstrations or settings)."""
     # The game's config is in the key because its readiness bar (and anything else the
-    # warm-up reads from it) decides what a cached model knows.
+    # warm-up reads from it) decides what a cached model knows. Fields a game marks
+    # `json_schema_extra={"warmup": False}` (who writes the questions in play, say) are read
+    # at their defaults, so two runs that differ only in them share one warmed-up model: the
+    # comparison bench/learning.py makes needs both arms to start from the same weights.
+    game_config = _as_warmup_sees(game_config)
     h = hashlib.sha256(
         f"{_RECIPE}|{policy.warmup_max_steps}|{policy.warmup_check_every}|"
         f"{game.warmup_smoothing}|{game.warmup_batch}|{game_config!r}".encode()

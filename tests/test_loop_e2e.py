@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_trainer_support import run_sparring
 
 pytestmark = pytest.mark.slow
 
@@ -35,14 +36,7 @@ _SETTINGS = [
 
 
 def _run(args: list[str], cache: Path, timeout: float = 400) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"SPARRING_CACHE": str(cache), "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "sparring.cli", "run", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+    return run_sparring(["run", *args], cache, timeout)
 
 
 def _metrics(run_dir: Path) -> dict[str, list[dict[str, Any]]]:

@@ -9,20 +9,16 @@ docs/learning.md, not here: a run this short only has to turn.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from test_trainer_support import read_metrics, run_sparring
 
 pytestmark = pytest.mark.slow
 
 
 def test_a_short_kuhn_run_trains_both_seats_and_evaluates_them(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    env = os.environ | {"SPARRING_CACHE": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"}
     args = [
         "run", "kuhn_poker", "--minutes", "0.6", "--run-dir", str(run_dir), "--no-inspector",
         "--set", "policy.warmup_max_steps=60",
@@ -31,23 +27,16 @@ def test_a_short_kuhn_run_trains_both_seats_and_evaluates_them(tmp_path: Path) -
         "--set", "trainer.batch_groups=4",
         "--set", "trainer.min_samples=16",
     ]  # fmt: skip
-    r = subprocess.run(
-        [sys.executable, "-m", "sparring.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        env=env,
-    )
+    r = run_sparring(args, tmp_path / "cache", timeout=400)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
 
-    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    trainer = [m["values"] for m in metrics if m["source"] == "trainer"]
+    trainer = [m["values"] for m in read_metrics(run_dir, "trainer")]
     assert trainer, r.stdout[-2000:]
     last = trainer[-1]
     assert last["trained/player_0"] > 0 and last["trained/player_1"] > 0
     assert any("advantage/player_0" in v for v in trainer)
     assert any("advantage/player_1" in v for v in trainer)
-    evals = [m for m in metrics if m["source"] == "eval"]
+    evals = read_metrics(run_dir, "eval")
     assert len(evals) >= 2 and evals[-1]["step"] > evals[0]["step"]
     figures = evals[-1]["values"]
     for seat in (0, 1):

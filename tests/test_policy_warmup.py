@@ -133,12 +133,13 @@ def test_a_folder_without_a_model_gets_a_policy_error_saying_what_to_do(tmp_path
 
 
 def _double_game(ready: bool) -> Any:
-    from pydantic import BaseModel
+    from pydantic import BaseModel, Field
 
     from sparring.graphs.game import Game
 
     class Cfg(BaseModel):
-        pass
+        level: int = 1
+        mode: str = Field("play", json_schema_extra={"warmup": False})
 
     def demo(rng: random.Random, cfg: Any) -> Example:
         a = rng.randint(0, 9)
@@ -156,6 +157,16 @@ def _double_game(ready: bool) -> Any:
         demonstrations=demo,
         ready=check,
     )
+
+
+def test_runs_that_differ_only_in_a_field_the_warm_up_does_not_read_share_one_model() -> None:
+    from sparring.config import PolicyConfig
+    from sparring.model_cache import _key
+
+    game, policy = _double_game(True), PolicyConfig()
+    base = _key(policy, game, game.config_model())
+    assert _key(policy, game, game.config_model(mode="baseline")) == base
+    assert _key(policy, game, game.config_model(level=2)) != base
 
 
 @pytest.mark.parametrize("passes", [False, True])

@@ -1,4 +1,5 @@
-"""Helpers shared by the trainer tests: a tiny offline Qwen3 model and hand-made Samples.
+"""Helpers shared by the trainer tests: a tiny offline Qwen3 model and hand-made Samples; and by
+the end-to-end runs: `sparring` as a real process, and its metrics.
 
 Imported by the tests/test_trainer_*.py files (pytest puts tests/ on sys.path); it holds no tests.
 The model is smaller than sparring.policy.tiny's (no tokenizer needed: the trainer sees only ids),
@@ -9,8 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -95,3 +100,23 @@ def ledger_ids(run_dir: Path) -> list[str]:
     if not path.exists():
         return []
     return [i for line in path.read_text().splitlines() for i in json.loads(line)["sample_ids"]]
+
+
+def run_sparring(
+    args: Sequence[str], cache: Path, timeout: float = 400
+) -> subprocess.CompletedProcess[str]:
+    """`sparring ARGS` as a real process with its own model cache (unbuffered, output kept)."""
+    env = os.environ | {"SPARRING_CACHE": str(cache), "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "sparring.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def read_metrics(run_dir: Path, source: str) -> list[dict[str, Any]]:
+    """The records of one source ("trainer", "eval", ...) in a run's metrics.jsonl, in order."""
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [m for m in map(json.loads, lines) if m["source"] == source]

@@ -81,7 +81,9 @@ class SearchGameConfig(BaseModel):
         description="Who writes the solvers' questions: 'proposer' (self-play: the proposer "
         "searches from an answer, the verifier checks) or 'oracle' (a fixed curriculum: "
         "questions drawn uniformly over hop counts from the fact table, no proposer trained; "
-        "the baseline bench/learning.py compares self-play with).",
+        "the baseline bench/learning.py compares self-play with). Not read by the warm-up: "
+        "both share one cached warmed-up model.",
+        json_schema_extra={"warmup": False},
     )
     n_solvers: int = Field(
         default=5, ge=1, description="Solver attempts per valid question, one group (SSP: 5)."

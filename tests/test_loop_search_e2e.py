@@ -1,0 +1,46 @@
+"""`sparring run search` end to end with the tiny real model: both roles trained.
+
+A small world of one-hop questions, so the warm-up (the real one, until the readiness check
+passes) fits in a test: then the live loop as real processes, with a real BM25 index, the tool
+loop, the RAG verifier and five solvers per verified question. What must hold: the proposer's
+questions pass the filters and the verifier often enough that solvers play, both roles are
+trained, the evaluator reports held-out exact match, the curves are drawn. Learning itself is
+measured in docs/learning.md on the full world, not here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_trainer_support import read_metrics, run_sparring
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_short_search_run_trains_the_proposer_and_the_solvers(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    args = [
+        "run", "search", "--minutes", "1.5", "--run-dir", str(run_dir), "--no-inspector",
+        "--set", "game_params.world_articles=60",
+        "--set", "game_params.max_hops=1",
+        "--set", "game_params.warmup_mix={1: 1.0}",
+        "--set", "game_params.warmup_ready={1: 0.6}",
+        "--set", "game_params.warmup_probe=10",
+        "--set", "game_params.eval_questions=10",
+        "--set", "policy.warmup_max_steps=600",
+        "--set", "loop.eval_every=3",
+        "--set", "trainer.batch_groups=4",
+        "--set", "trainer.min_samples=16",
+    ]  # fmt: skip
+    r = run_sparring(args, tmp_path / "cache", timeout=1200)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "stopped by until" in r.stdout, r.stdout[-3000:]  # the warm-up reached readiness
+
+    trainer = [m["values"] for m in read_metrics(run_dir, "trainer")]
+    assert trainer, r.stdout[-2000:]
+    last = trainer[-1]
+    assert last["trained/proposer"] > 0 and last["trained/solver"] > 0, last
+    evals = read_metrics(run_dir, "eval")
+    assert evals and 0.0 <= evals[-1]["values"]["em_greedy/h1"] <= 1.0
+    assert (run_dir / "plots" / "eval.png").exists()
