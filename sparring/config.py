@@ -61,7 +61,10 @@ class PolicyConfig(_Section):
         "warm-up). It stops earlier once the game's readiness check passes.",
     )
     warmup_seconds: float = Field(
-        900.0, gt=0, description="A guard on the warm-up's wall time (steps are the recipe)."
+        2400.0,
+        gt=0,
+        description="A guard on the warm-up's wall time (steps are the recipe). The search "
+        "game's warm-up takes ~950 s on two idle cores; arith's and Kuhn's a few minutes.",
     )
     warmup_check_every: int = Field(
         25, ge=1, description="Warm-up steps between two readiness checks."

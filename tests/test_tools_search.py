@@ -20,6 +20,7 @@ from sparring.tools.search import (
     MINILM_NAME,
     CorpusError,
     DenseConfig,
+    DocumentSearcher,
     Embedder,
     Hit,
     Passage,
@@ -445,3 +446,26 @@ def test_the_index_help_states_the_defaults_the_build_uses() -> None:
     defaults = DenseConfig()
     for field in ("flat_max", "nprobe", "hnsw_m", "ef_construction", "ef_search"):
         assert helps[field].endswith(f"({getattr(defaults, field)})"), field
+
+
+# Search over a few given documents (the RAG verifier's).
+
+
+async def test_a_document_searcher_finds_only_among_its_documents_best_first() -> None:
+    docs = [
+        Hit("a", "Baro Kelotin", "Baro Kelotin was born in Misadel.", 0.0),
+        Hit("b", "Misadel", "Misadel is a city in Rotele.", 0.0),
+        Hit("c", "Orun Guild", "The Orun Guild was founded by Baro Kelotin.", 0.0),
+    ]
+    searcher = DocumentSearcher(docs)
+    best = await searcher.search("Baro Kelotin", k=2)
+    assert [h.id for h in best] == ["a", "c"] and best[0].score >= best[1].score > 0
+    assert [h.id for h in await searcher.search("Misadel")] == ["b"]  # k defaults to 1
+    assert await searcher.search("Amsel") == []  # in no document: nothing, not a guess
+    assert await DocumentSearcher([]).search("Misadel") == []
+    with pytest.raises(ToolError, match="empty search query"):
+        await searcher.search("  ")
+    tool = SearchTool(searcher, k=1)
+    out = await tool("Misadel")
+    assert out.text == "[Misadel] Misadel is a city in Rotele."
+    assert [d.id for d in tool.documents] == ["b"]
