@@ -46,8 +46,6 @@ __all__ = [
     "SearchState",
     "attempt_question",
     "build",
-    "proposer_messages",
-    "solver_messages",
     "start",
 ]
 
@@ -112,9 +110,9 @@ def start(task: Task, cfg: SearchGameConfig) -> dict[str, Any]:
             raise GameError(
                 f"search task with questions='oracle' needs params.question, got {question!r}"
             )
-        if not isinstance(golds, list) or not all(isinstance(g, str) for g in golds):
-            golds = [answer.strip()]
-        state |= {"question": question.strip(), "golds": golds or [answer.strip()]}
+        if not golds or not isinstance(golds, list) or not all(isinstance(g, str) for g in golds):
+            golds = [answer.strip()]  # the answer alone, when no list of accepted ones came
+        state |= {"question": question.strip(), "golds": golds}
     return state
 
 

@@ -32,11 +32,12 @@ from pydantic import JsonValue
 
 from sparring.errors import GameError
 from sparring.graphs.search.config import SearchGameConfig
-from sparring.graphs.search.graph import attempt_question, proposer_messages, solver_messages
+from sparring.graphs.search.graph import attempt_question
 from sparring.graphs.search.library import Library, library_for, world_for
+from sparring.graphs.search.prompts import proposer_messages, solver_messages
 from sparring.policy.base import Example, Policy, SamplingParams
 from sparring.roles.tool_loop import RESULT_CLOSE, RESULT_OPEN, demonstration_segments
-from sparring.tools.search import format_hits
+from sparring.tools.search import Hit, format_hits
 from sparring.tools.world import SPECS, Question, Relation, ask, make_questions, relation_paths
 
 __all__ = [
@@ -157,8 +158,8 @@ async def ready(policy: Policy, cfg: SearchGameConfig) -> bool:
     return True
 
 
-def _result(lib: Library, query: str, k: int, cfg: SearchGameConfig) -> str:
-    hits = lib.search_now(query, k, cfg.search_mode)
+def _result(query: str, hits: list[Hit], cfg: SearchGameConfig) -> str:
+    """One written-out search turn: the query and its results as the tool loop splices them."""
     return (
         f"<search>{query}</search>{RESULT_OPEN}{format_hits(hits, cfg.snippet_chars)}{RESULT_CLOSE}"
     )
@@ -166,7 +167,10 @@ def _result(lib: Library, query: str, k: int, cfg: SearchGameConfig) -> str:
 
 def solver_demonstration(question: Question, lib: Library, cfg: SearchGameConfig) -> str:
     """The oracle solver's completion: search each hop's subject in turn, then answer."""
-    steps = "".join(_result(lib, hop.title, cfg.solver_k, cfg) for hop in question.chain)
+    steps = "".join(
+        _result(hop.title, lib.search_now(hop.title, cfg.solver_k, cfg.search_mode), cfg)
+        for hop in question.chain
+    )
     return f"{steps}<answer>{question.answers[0]}</answer>"
 
 
@@ -181,8 +185,8 @@ def backward_demonstration(
     path: list[Relation] = []
     for _ in range(hops):
         query = world.entity(current).name
-        text += _result(lib, query, cfg.proposer_k, cfg)
         hits = lib.search_now(query, cfg.proposer_k, cfg.search_mode)
+        text += _result(query, hits, cfg)
         links = [
             (h.id, r)
             for h in hits
