@@ -217,6 +217,23 @@ def _add_index(sub: Sub) -> None:
     p.set_defaults(handler=_lazy("sparring.tools.search.command:main"))
 
 
+def _add_sandbox(sub: Sub) -> None:
+    p = sub.add_parser(
+        "sandbox",
+        help="run a Python file in the code sandbox and print its outcome as one JSON line",
+        description="Run FILE in the sandbox the code game uses (its own pid, network, mount "
+        "and IPC namespaces, an unprivileged uid, a read-only root, cgroup and rlimit caps on "
+        "time, memory, processes, output and disk), with the default limits, and print the "
+        "outcome as one JSON line: status, limit, stdout, value, error, ... Needs Linux and "
+        "root (a container run as root works); refuses to run a program unconfined.",
+    )
+    p.add_argument("file", type=Path, help="the Python program")
+    p.add_argument(
+        "--call", metavar="EXPR", help="an expression evaluated after the program, e.g. 'f(3)'"
+    )
+    p.set_defaults(handler=_lazy("sparring.tools.sandbox.command:main"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sparring",
@@ -237,6 +254,7 @@ _COMMANDS: list[Callable[[Sub], None]] = [
     _add_config,
     _add_init_model,
     _add_index,
+    _add_sandbox,
     _add_games,
     _add_graph,
     _add_inspect,
