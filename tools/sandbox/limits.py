@@ -24,7 +24,7 @@ class Limits(BaseModel):
         le=1 << 20,
         description="MiB of address space per process (RLIMIT_AS) and of memory for all the "
         "program's processes together (memory cgroup). At least 64: a forked interpreter "
-        "already maps about 30.",
+        "already maps about 17.",
     )
     processes: int = Field(
         default=16, ge=1, le=4096, description="Processes and threads at once (pids cgroup)."
