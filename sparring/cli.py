@@ -222,10 +222,11 @@ def _add_sandbox(sub: Sub) -> None:
         "sandbox",
         help="run a Python file in the code sandbox and print its outcome as one JSON line",
         description="Run FILE in the sandbox the code game uses (its own pid, network, mount "
-        "and IPC namespaces, an unprivileged uid, a read-only root, cgroup and rlimit caps on "
-        "time, memory, processes, output and disk), with the default limits, and print the "
-        "outcome as one JSON line: status, limit, stdout, value, error, ... Needs Linux and "
-        "root (a container run as root works); refuses to run a program unconfined.",
+        "and IPC namespaces, an unprivileged uid, a read-only root, a seccomp filter, cgroup "
+        "and rlimit caps on time, memory, processes, output and disk), with the default "
+        "limits, and print the outcome as one JSON line: status, limit, stdout, value, "
+        "error, ... Needs Linux and root (a container run as root works); refuses to run a "
+        "program unconfined.",
     )
     p.add_argument("file", type=Path, help="the Python program")
     p.add_argument(

@@ -482,6 +482,8 @@ async def test_proc_shows_only_the_programs_own_processes(sandbox: Sandbox) -> N
         "    except OSError as e:\n"
         "        print('refused', type(e).__name__)\n"
         "print(os.path.exists('/proc/kcore'), os.path.exists('/sys/kernel'))\n"
+        "import socket\n"
+        "print(socket.gethostname())\n"  # its own UTS namespace
     )
     outcome = await run_hostile(sandbox, code)
     assert outcome.stdout.splitlines() == [
@@ -489,6 +491,7 @@ async def test_proc_shows_only_the_programs_own_processes(sandbox: Sandbox) -> N
         "refused FileNotFoundError",
         "refused FileNotFoundError",
         "False False",
+        "sandbox",
     ]
 
 

@@ -11,7 +11,7 @@ request, confines itself, runs it and exits: no process runs two programs, and n
 another's code or output. Modules: sandbox (the async API), limits, outcome, errors,
 command (`sparring sandbox`), _forkserver (the stdlib-only server, zygote, jail and verdict).
 
-What is contained, and how (every item is a hostile-program test in tests/test_tools_sandbox.py):
+What is contained, and how (tests/test_tools_sandbox.py runs a hostile program against each):
 
 - processes: pid 1 of its own pid namespace (sees and can signal only its own processes; one
   SIGKILL ends them all), its own session; a pids cgroup per run caps processes and threads.
