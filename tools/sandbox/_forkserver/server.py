@@ -178,8 +178,11 @@ class Server:
         self._by_pid[pid] = run
         request = {k: run.request[k] for k in ("code", "call", "limits")}
         request["groups"] = [run.groups.pids, run.groups.memory]
-        with os.fdopen(fds[1], "wb") as pipe:
-            pipe.write(json.dumps(request).encode())
+        data = json.dumps(request).encode()
+        with contextlib.suppress(BrokenPipeError):  # a child dead already: its exit tells
+            while data:
+                data = data[os.write(fds[1], data) :]
+        os.close(fds[1])
         for fd, name in zip(fds[2:], ("stdout", "stderr", "report"), strict=True):
             os.set_blocking(fd, False)
             run.streams[fd] = name
