@@ -9,9 +9,9 @@ evaluation of the newest weights.
   the solver is neither always right nor always wrong), the baseline draws difficulties
   uniformly. The frontier levels are those the warm-up did not master (greedy accuracy below
   0.9 at the start).
-- search: self-play is the proposer writing questions (RAG-verified), the baseline poses the
-  fact table's questions drawn uniformly over hop counts (`questions=oracle`). The frontier is
-  the highest hop count.
+- search: self-play is the proposer writing questions (RAG-verified) at the hop count the
+  adaptive curriculum picks, the baseline poses the fact table's questions drawn uniformly over
+  hop counts (`questions=oracle`, `curriculum=uniform`). The frontier is the highest hop count.
 The figures are the mean greedy held-out accuracy (search: exact match) over the frontier, at
 the start and at the end of each run.
 
@@ -35,28 +35,37 @@ _MASTERED = 0.9
 
 
 class _Spec(NamedTuple):
-    selfplay: str  # the --set that makes a run self-play
-    uniform: str  # the --set that makes it the fixed uniform curriculum
+    selfplay: tuple[str, ...]  # the --set overrides that make a run self-play
+    uniform: tuple[str, ...]  # those that make it the fixed uniform curriculum
     greedy: str  # the held-out figure's key prefix, a level after it
     highest_only: bool  # the frontier is the highest level (else every level not mastered)
 
 
 _GAMES = {
     "arith": _Spec(
-        "game_params.curriculum=adaptive", "game_params.curriculum=uniform", "acc_greedy/d", False
+        ("game_params.curriculum=adaptive",),
+        ("game_params.curriculum=uniform",),
+        "acc_greedy/d",
+        False,
     ),
     "search": _Spec(
-        "game_params.questions=proposer", "game_params.questions=oracle", "em_greedy/h", True
+        ("game_params.questions=proposer", "game_params.curriculum=adaptive"),
+        ("game_params.questions=oracle", "game_params.curriculum=uniform"),
+        "em_greedy/h",
+        True,
     ),
 }
 
 
-def _run(game: str, run_dir: Path, minutes: float, setting: str, extra: list[str]) -> None:
+def _run(
+    game: str, run_dir: Path, minutes: float, settings: tuple[str, ...], extra: list[str]
+) -> None:
+    sets = [item for kv in settings for item in ("--set", kv)]
     cmd = [
         sys.executable, "-m", "sparring.cli", "run", game, "--run-dir", str(run_dir),
-        "--minutes", str(minutes), "--no-inspector", "--set", setting, *extra,
+        "--minutes", str(minutes), "--no-inspector", *sets, *extra,
     ]  # fmt: skip
-    print(f"running {game} {setting} for {minutes:g} min -> {run_dir}", flush=True)
+    print(f"running {game} {' '.join(settings)} for {minutes:g} min -> {run_dir}", flush=True)
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=os.environ)
 
 

@@ -34,7 +34,7 @@ from sparring.graphs.search.heldout import (
 )
 from sparring.graphs.search.library import Library, library_for, oracle_recall
 from sparring.graphs.search.verifier import verify_question
-from sparring.messages import ChatMessage, Role, Task
+from sparring.messages import ChatMessage, Episode, Role, Task
 from sparring.policy import SamplingParams, ScriptedPolicy
 from sparring.policy.tiny import build_tiny_model
 from sparring.policy.transformers_backend import TransformersPolicy
@@ -243,7 +243,8 @@ async def test_a_verified_question_pays_solvers_by_exact_match_and_the_proposer_
     assert sorted(s.reward for s in solvers) == [0.0, 0.0, 1.0, 1.0, 1.0]
     [proposer_sample] = [s for s in outcome.samples if s.role == Role.PROPOSER]
     assert proposer_sample.reward == pytest.approx(0.4)
-    assert ep.stats["valid"] == 1.0 and ep.stats["solve_rate"] == pytest.approx(0.6)
+    assert ep.stats["valid"] == ep.stats["valid/h2"] == 1.0
+    assert ep.stats["solve_rate"] == pytest.approx(0.6)
     assert ep.stats["signal"] == 1.0 and ep.stats["solve_rate/h2"] == pytest.approx(0.6)
     # The verifier was asked, recorded, and never trained.
     [verifier] = [t for t in ep.turns if t.role == Role.VERIFIER]
@@ -323,7 +324,7 @@ async def test_a_question_the_verifier_cannot_answer_pays_the_unverified_reward_
     assert sample.role == Role.PROPOSER and sample.reward == CFG.unverified_reward
     assert Role.SOLVER not in {t.role for t in outcome.episode.turns}
     rag = next(v for v in outcome.episode.verdicts if v.name == "rag_verified")
-    assert not rag.ok and outcome.episode.stats["valid"] == 0.0
+    assert not rag.ok and outcome.episode.stats["valid"] == outcome.episode.stats["valid/h2"] == 0.0
 
 
 async def test_a_verifier_that_errors_inside_an_episode_rejects_the_question(
@@ -358,6 +359,41 @@ def test_tasks_ask_for_an_answer_of_the_world_and_a_hop_count_in_range(library: 
     for _ in range(20):
         task = tasks(rng, CFG)
         assert task["answer"] in names and task["hops"] in CFG.hop_counts
+
+
+def _hops_outcome(hops: int, rate: float | None) -> EpisodeOutcome:
+    task = Task(run="t", game="search", params={"answer": "Tubiso", "hops": hops})
+    stats = {"hops": float(hops)} if rate is None else {"hops": float(hops), "solve_rate": rate}
+    return EpisodeOutcome(
+        samples=[], episode=Episode(run="t", game="search", task=task, stats=stats)
+    )
+
+
+def test_the_adaptive_curriculum_draws_the_hop_count_nearest_half_solved(library: Library) -> None:
+    source = load_game("search").task_source(CFG, seed=0)
+    assert source.probabilities() == {h: pytest.approx(1 / 3) for h in (1, 2, 3)}  # none seen
+    for _ in range(32):
+        source.observe(_hops_outcome(1, 1.0))
+        source.observe(_hops_outcome(2, 0.9))
+        source.observe(_hops_outcome(3, 0.6))
+        source.observe(_hops_outcome(3, None))  # unverified: no solver ran, counts for nothing
+    probs = source.probabilities()
+    assert probs[3] > 2 * probs[2] > 0 and probs[1] == pytest.approx(min(probs.values()))
+    drawn = [source.next_params()["hops"] for _ in range(600)]
+    assert drawn.count(3) > 2 * drawn.count(2) and drawn.count(1) > 0
+
+
+def test_the_uniform_curriculum_poses_oracle_questions_at_every_hop_count_alike(
+    library: Library,
+) -> None:
+    cfg = CFG.model_copy(update={"questions": "oracle", "curriculum": "uniform"})
+    source = load_game("search").task_source(cfg, seed=1)
+    for _ in range(32):
+        source.observe(_hops_outcome(1, 1.0))
+    assert source.probabilities() == {h: pytest.approx(1 / 3) for h in (1, 2, 3)}
+    drawn = [source.next_params() for _ in range(300)]
+    assert all(isinstance(t["question"], str) and t["answer"] in t["golds"] for t in drawn)  # type: ignore[operator]
+    assert min(sum(t["hops"] == h for t in drawn) for h in (1, 2, 3)) > 70
 
 
 async def test_oracle_questions_go_straight_to_the_solvers_and_train_no_proposer(

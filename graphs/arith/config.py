@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from sparring.graphs.curriculum import CurriculumSettings
 from sparring.policy.base import SamplingParams
 from sparring.roles.rewards import ProposerReward
 
 __all__ = ["ArithConfig", "ProposerReward"]
 
 
-class ArithConfig(BaseModel):
+class ArithConfig(CurriculumSettings):
     """The arith game's section of the run config."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -41,21 +42,6 @@ class ArithConfig(BaseModel):
     )
     format_penalty: float = Field(
         default=-0.5, description="Proposer reward for an invalid question (any failed check)."
-    )
-    curriculum: Literal["adaptive", "uniform"] = Field(
-        default="adaptive",
-        description="How the task source picks the difficulty: 'adaptive' weighs each level by "
-        "p(1 - p) of its recent solve rate (the frontier), 'uniform' ignores outcomes.",
-    )
-    curriculum_window: int = Field(
-        default=32, ge=1, description="Recent episodes per level that the solve rate is over."
-    )
-    curriculum_floor: float = Field(
-        default=0.02,
-        ge=0,
-        le=0.25,
-        description="Least weight of a level (p(1 - p) is at most 0.25), so a mastered level is "
-        "still visited and not forgotten.",
     )
     proposer: SamplingParams = Field(
         default=SamplingParams(max_new_tokens=40, top_p=0.9),

@@ -36,6 +36,7 @@ from sparring.graphs.search.graph import Attempt, Proposal, SearchState, build, 
 from sparring.graphs.search.heldout import demonstration, evaluate, ready, tasks
 from sparring.graphs.search.library import Library, build_library, library_for
 from sparring.graphs.search.rewards import proposer_reward, score
+from sparring.graphs.search.source import SearchTaskSource
 from sparring.graphs.search.verifier import RagVerdict, verify_question
 from sparring.messages import Role
 
@@ -48,6 +49,7 @@ __all__ = [
     "RagVerdict",
     "SearchGameConfig",
     "SearchState",
+    "SearchTaskSource",
     "build",
     "build_library",
     "check_proposal",
@@ -71,7 +73,7 @@ game = Game(
     build=build,
     start=start,
     score=score,
-    tasks=tasks,
+    task_source=SearchTaskSource,
     evaluate=evaluate,
     demonstrations=demonstration,
     ready=ready,

@@ -13,8 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from sparring.graphs.curriculum import CurriculumSettings
 from sparring.policy.base import SamplingParams
 from sparring.roles.rewards import ProposerReward
 from sparring.tools.search import SearchMode
@@ -22,7 +23,7 @@ from sparring.tools.search import SearchMode
 __all__ = ["ProposerReward", "SearchGameConfig"]
 
 
-class SearchGameConfig(BaseModel):
+class SearchGameConfig(CurriculumSettings):
     """The search game's section of the run config (`game_params`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -79,10 +80,10 @@ class SearchGameConfig(BaseModel):
     questions: Literal["proposer", "oracle"] = Field(
         default="proposer",
         description="Who writes the solvers' questions: 'proposer' (self-play: the proposer "
-        "searches from an answer, the verifier checks) or 'oracle' (a fixed curriculum: "
-        "questions drawn uniformly over hop counts from the fact table, no proposer trained; "
-        "the baseline bench/learning.py compares self-play with). Not read by the warm-up: "
-        "both share one cached warmed-up model.",
+        "searches from an answer, the verifier checks) or 'oracle' (the fact table's questions "
+        "at the hop count the curriculum picks, no proposer trained; with curriculum='uniform' "
+        "the fixed curriculum bench/learning.py compares self-play with). Not read by the "
+        "warm-up: both share one cached warmed-up model.",
         json_schema_extra={"warmup": False},
     )
     n_solvers: int = Field(

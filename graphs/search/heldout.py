@@ -1,6 +1,7 @@
 """Tasks, held-out evaluation and oracle demonstrations, all from the world's fact table.
 
-Tasks: a hop count n drawn uniformly from `min_hops..max_hops` and a gold answer, the answer of
+Tasks: a hop count n from `min_hops..max_hops` (the task source's curriculum picks it, source.py)
+and a gold answer, the answer of
 a random n-hop question of the world whose answer is an entity (the proposer sees only the
 answer and n: any question it finds with that answer is fine). With a user's corpus the answer
 is a random passage title. With `questions = 'oracle'` (the fixed-curriculum baseline) the
@@ -95,10 +96,12 @@ def training_questions(cfg: SearchGameConfig, hops: int) -> tuple[Question, ...]
     return _pool_json(cfg.model_dump_json(), hops)
 
 
-def tasks(rng: random.Random, cfg: SearchGameConfig) -> dict[str, JsonValue]:
-    """One task: a hop count and a gold answer (see the module docstring), and with
-    `questions = 'oracle'` the fact table's question too."""
-    hops = rng.choice(cfg.hop_counts)
+def tasks(
+    rng: random.Random, cfg: SearchGameConfig, hops: int | None = None
+) -> dict[str, JsonValue]:
+    """One task: a hop count (`hops`, else drawn uniformly) and a gold answer (see the module
+    docstring), and with `questions = 'oracle'` the fact table's question too."""
+    hops = rng.choice(cfg.hop_counts) if hops is None else hops
     if world_for(cfg) is None:
         if cfg.questions == "oracle":
             raise GameError(

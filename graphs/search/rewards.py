@@ -54,7 +54,7 @@ def score(state: dict[str, Any], calls: Sequence[Call], cfg: SearchGameConfig) -
     if not proposal.valid_format:
         failed = ", ".join(c.name for c in proposal.checks if not c.ok)
         reason = f"filters failed ({failed}); no verifier or solver ran"
-        stats |= {"valid": 0.0, "filtered": 1.0}
+        stats |= {"valid": 0.0, f"valid/h{hops}": 0.0, "filtered": 1.0}
         return Scoring(
             payouts=[_pay(pid, cfg.format_penalty, reason)], verdicts=verdicts, stats=stats
         )
@@ -62,13 +62,13 @@ def score(state: dict[str, Any], calls: Sequence[Call], cfg: SearchGameConfig) -
     verdicts.append(_rag(verification, pid))
     if not verification.valid:
         reason = f"not verified: {verification.reason}; no solver ran"
-        stats |= {"valid": 0.0, "filtered": 0.0}
+        stats |= {"valid": 0.0, f"valid/h{hops}": 0.0, "filtered": 0.0}
         return Scoring(
             payouts=[_pay(pid, cfg.unverified_reward, reason)], verdicts=verdicts, stats=stats
         )
     payouts, solved, solver_stats = _solvers(attempts, hops)
     reward, reason = proposer_reward(cfg.proposer_reward, solver_stats["solve_rate"])
-    stats |= {"valid": 1.0, "filtered": 0.0, **solver_stats}
+    stats |= {"valid": 1.0, f"valid/h{hops}": 1.0, "filtered": 0.0, **solver_stats}
     return Scoring(
         payouts=[_pay(pid, reward, reason), *payouts], verdicts=verdicts + solved, stats=stats
     )
