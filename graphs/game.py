@@ -11,7 +11,8 @@ A game is a LangGraph graph, a task source and reward rules, bundled in a `Game`
                "proposer": RoleSpec(estimator="rae", grouping="call")},
         # optional: description, config_model (a frozen pydantic model, every field with a
         # default), start ((Task, cfg) -> input state; default: the params), task_source (a
-        # curriculum that adapts, instead of tasks), evaluate, demonstrations, ready
+        # curriculum that adapts, instead of tasks), evaluate, demonstrations, ready,
+        # stateful_source (the task source keeps state in a folder across restarts)
     )
 
 The node contract is LangGraph's: a node takes the state and returns a partial update. Nodes
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -86,7 +88,8 @@ class Scoring(BaseModel):
 Build = Callable[["Policies", Any], Any]
 Start = Callable[[Task, Any], dict[str, Any]]
 Score = Callable[[dict[str, Any], Sequence[Call], Any], "Scoring | Sequence[Payout]"]
-MakeSource = Callable[[Any, int], TaskSource]
+MakeSource = Callable[..., TaskSource]
+"""(cfg, seed) -> a TaskSource; with `stateful_source`, (cfg, seed, state_dir)."""
 MakeTask = Callable[[random.Random, Any], dict[str, JsonValue]]
 Evaluate = Callable[[Policy, Any], Awaitable[dict[str, float]]]
 Ready = Callable[[Policy, Any], Awaitable[bool]]
@@ -138,6 +141,7 @@ class Game:
         roles: Mapping[str, RoleSpec] | None = None,
         warmup_smoothing: float = 0.1,
         warmup_batch: int = 64,
+        stateful_source: bool = False,
     ) -> None:
         self.name = name
         # Label smoothing keeps a warmed-up model unsure enough to explore when demonstrations
@@ -169,6 +173,9 @@ class Game:
         self._build, self._score, self._start = build, score, start
         self._evaluate, self._demonstrations = evaluate, demonstrations
         self._ready = ready
+        # A task source with memory (the code game's buffer of valid tasks) is handed a folder
+        # of the run directory, so a restarted worker continues from what it had.
+        self.stateful_source = stateful_source
 
     def __repr__(self) -> str:
         return f"Game({self.name!r})"
@@ -202,9 +209,13 @@ class Game:
         scored = self._score(state, calls, cfg)
         return scored if isinstance(scored, Scoring) else Scoring(payouts=list(scored))
 
-    def task_source(self, cfg: Any, seed: int = 0) -> TaskSource:
-        """A fresh task source (each worker has its own, seeded differently)."""
+    def task_source(self, cfg: Any, seed: int = 0, state_dir: Path | None = None) -> TaskSource:
+        """A fresh task source (each worker has its own, seeded differently). A game with
+        `stateful_source` gets `state_dir` (the worker's folder in the run directory, None: keep
+        nothing) and keeps its state there across restarts; other games ignore it."""
         if self._source is not None:
+            if self.stateful_source:
+                return self._source(cfg, seed, state_dir)
             return self._source(cfg, seed)
         assert self._tasks is not None
         return _FunctionSource(self._tasks, cfg, seed)

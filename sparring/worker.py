@@ -87,6 +87,7 @@ class Worker:
         run: str,
         reload: Callable[[PolicyVersion], Awaitable[None]],
         trainer_durable: str = "trainer",
+        state_dir: Path | None = None,
     ) -> None:
         self._bus = bus
         self._game = game
@@ -97,7 +98,8 @@ class Worker:
         self._run = run
         self._reload = reload  # loads the weights a PolicyVersion announces
         self._graph = game.build(Policies(default=policy), game_config)
-        self._source = game.task_source(game_config, seed=config.seed)
+        # state_dir: where a stateful task source (the code game's buffer) keeps what it learned
+        self._source = game.task_source(game_config, seed=config.seed, state_dir=state_dir)
         self._spans = SpanGrouper(game.roles, prefix=name)  # roles grouped across episodes
         self._trainer_durable = trainer_durable
         self._room = asyncio.Event()
@@ -268,9 +270,11 @@ async def _serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     name = f"worker-{args.index}"
+    state_dir = args.run_dir / "state" / name
     worker = Worker(
-        bus, game, game_config, policy, wcfg, name, config.run, reload, config.trainer.durable
-    )
+        bus, game, game_config, policy, wcfg, name, config.run, reload, config.trainer.durable,
+        state_dir,
+    )  # fmt: skip
     try:
         await worker.run(stop)  # raises what failed: the process exits non-zero with it
     finally:
