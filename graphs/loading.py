@@ -23,6 +23,7 @@ __all__ = ["BUILTIN_GAMES", "builtin_games", "load_game"]
 
 BUILTIN_GAMES: dict[str, str] = {
     "arith": "sparring.graphs.arith:game",
+    "code": "sparring.graphs.code:game",
     "kuhn_poker": "sparring.graphs.kuhn_poker:game",
     "search": "sparring.graphs.search:game",
 }
