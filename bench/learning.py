@@ -1,6 +1,6 @@
 """Learning benchmark: does self-play beat a fixed uniform task distribution at equal compute?
 
-    .venv/bin/python bench/learning.py [--game arith|search] [--minutes 6] [--warmup-steps N]
+    .venv/bin/python bench/learning.py [--game arith|code|search] [--minutes 6] [--warmup-steps N]
 
 Runs `sparring run GAME` twice from the same warmed-up tiny model and for the same wall time:
 once as self-play and once on a fixed uniform curriculum. Both runs end with a held-out
@@ -12,6 +12,10 @@ evaluation of the newest weights.
 - search: self-play is the proposer writing questions (RAG-verified) at the hop count the
   adaptive curriculum picks, the baseline poses the fact table's questions drawn uniformly over
   hop counts (`questions=oracle`, `curriculum=uniform`). The frontier is the highest hop count.
+- code: self-play is the proposers writing programs (validity-checked in the sandbox) at the
+  difficulty the adaptive curriculum picks, the baseline asks the solvers generated programs
+  drawn uniformly over difficulties (`tasks=oracle`, `curriculum=uniform`). The frontier is the
+  highest difficulty of deduction.
 The figures are the mean greedy held-out accuracy (search: exact match) over the frontier, at
 the start and at the end of each run.
 
@@ -47,6 +51,12 @@ _GAMES = {
         ("game_params.curriculum=uniform",),
         "acc_greedy/d",
         False,
+    ),
+    "code": _Spec(
+        ("game_params.tasks=proposer", "game_params.curriculum=adaptive"),
+        ("game_params.tasks=oracle", "game_params.curriculum=uniform"),
+        "acc_greedy/deduction/d",
+        True,
     ),
     "search": _Spec(
         ("game_params.questions=proposer", "game_params.curriculum=adaptive"),
