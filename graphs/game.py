@@ -141,9 +141,22 @@ class Game:
         roles: Mapping[str, RoleSpec] | None = None,
         warmup_smoothing: float = 0.1,
         warmup_batch: int = 64,
+        run_defaults: Mapping[str, Mapping[str, Any]] | None = None,
         stateful_source: bool = False,
     ) -> None:
         self.name = name
+        # What the game's rollouts need of the rest of the run (the search game's episodes are
+        # seven tool loops, so a trainer step of 16 groups waits a minute): run-config sections
+        # laid under the user's own settings, over the global defaults. The game's own section
+        # is its config model's defaults, so it cannot be set here.
+        self.run_defaults = {k: dict(v) for k, v in (run_defaults or {}).items()}
+        misplaced = sorted(set(self.run_defaults) & {"game", "game_params", "run", "nats"})
+        if misplaced:
+            raise GameError(
+                f"game {name!r}: run_defaults may not set {', '.join(misplaced)}; give "
+                "run-config sections such as 'trainer' or 'worker' (game settings belong in "
+                "the config model's defaults)"
+            )
         # Label smoothing keeps a warmed-up model unsure enough to explore when demonstrations
         # show one answer per prompt (arith). A game whose demonstrations already spread over
         # several answers (Kuhn: every legal move) explores without it, and with it would play

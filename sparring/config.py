@@ -13,7 +13,7 @@ The resolved config is saved as `config.yaml` in the run directory (and read bac
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -117,13 +117,20 @@ class RunConfig(_Section):
     bus: BusConfig = Field(default_factory=BusConfig, description="NATS connection.")
 
 
-def load_config(path: Path | None, overrides: Sequence[str] = (), **top: Any) -> RunConfig:
+def load_config(
+    path: Path | None,
+    overrides: Sequence[str] = (),
+    defaults: Mapping[str, Mapping[str, Any]] | None = None,
+    **top: Any,
+) -> RunConfig:
     """Read `path` (YAML or TOML; None = defaults), apply overrides, validate.
 
-    `top` sets fields from dedicated command-line flags (e.g. game="arith"); `overrides` are
-    `dotted.key=value` strings whose values are parsed as YAML scalars (1e-4, true, [1, 2]).
+    `defaults` are sections laid under the file (a game's `run_defaults`: the file, the flags
+    and the overrides win over them); `top` sets fields from dedicated command-line flags (e.g.
+    game="arith"); `overrides` are `dotted.key=value` strings whose values are parsed as YAML
+    scalars (1e-4, true, [1, 2]).
     """
-    data = _read(path) if path is not None else {}
+    data = _merged(defaults or {}, _read(path) if path is not None else {})
     for key, value in top.items():
         if value is not None:
             _set(data, key, value)
@@ -175,6 +182,16 @@ def save_config(config: RunConfig, path: Path) -> None:
     path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
 
 
+def _merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """`over` laid on `base`, mappings merged key by key (a value of `over` wins)."""
+    out = dict(base)
+    for key, value in over.items():
+        below = out.get(key)
+        both = isinstance(below, Mapping) and isinstance(value, Mapping)
+        out[key] = _merged(below, value) if both else value  # type: ignore[arg-type]
+    return out
+
+
 def _read(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise ConfigError("(file)", f"{path} does not exist")
@@ -204,11 +221,18 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
-def describe(game_model: type[BaseModel] | None = None, game: str = "") -> str:
+def describe(
+    game_model: type[BaseModel] | None = None,
+    game: str = "",
+    run_defaults: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
     """Every config field with its default and description, section by section: the reference
-    `sparring config GAME` prints. `game_model` (the game's `config_model`) fills `game_params`."""
+    `sparring config GAME` prints. `game_model` (the game's `config_model`) fills `game_params`;
+    `run_defaults` (the game's) replace the global defaults they set."""
     lines: list[str] = []
-    _describe(RunConfig(), "", lines, game_model() if game_model else None, game)
+    top = {"game": game} if game else {}
+    values = validate(_merged(run_defaults or {}, top), source=f"{game or 'the'} game's defaults")
+    _describe(values, "", lines, game_model() if game_model else None, game)
     return "\n".join(lines)
 
 
@@ -258,6 +282,14 @@ def print_config(args: Any) -> int:
 
     game = load_game(args.game)
     print(f"# sparring run {args.game}: every config field, its default and what it does.")
-    print("# Set one with --set SECTION.FIELD=VALUE or in a YAML/TOML file of sections.\n")
-    print(describe(game.config_model, game.name))
+    print("# Set one with --set SECTION.FIELD=VALUE or in a YAML/TOML file of sections.")
+    own = [
+        f"{section}.{key}={value!r}"
+        for section, values in game.run_defaults.items()
+        for key, value in values.items()
+    ]
+    if own:
+        print(f"# The {game.name} game sets its own defaults for: {', '.join(own)}.")
+    print()
+    print(describe(game.config_model, game.name, game.run_defaults))
     return 0

@@ -91,6 +91,10 @@ def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path]:
         return config, args.resume
     config = load_config(args.config, args.overrides, game=args.game, **top)
     game = load_game(config.game)
+    if game.run_defaults:  # read again with the game's own defaults under the user's settings
+        config = load_config(
+            args.config, args.overrides, defaults=game.run_defaults, game=args.game, **top
+        )
     game_config_of(game, config)  # a bad game_params value stops here, before anything is made
     if config.run is None:
         # Named after the game, not its file: `my_game.py` holding game "duel" runs as duel-...

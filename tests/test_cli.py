@@ -124,3 +124,24 @@ def test_run_help_lists_the_config_sections_and_points_to_sparring_config(
         main(["run", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "game_params" in out and "trainer" in out and "sparring config GAME" in out
+
+
+def test_a_game_s_run_defaults_reach_its_run_and_its_config_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sparring.launcher import resolve
+
+    path = tmp_path / "duel.py"
+    seven = "    task_source=lambda cfg, seed: None,\n"
+    path.write_text(
+        DUEL_FILE.replace(seven, f'{seven}    run_defaults={{"trainer": {{"batch_groups": 3}}}},\n')
+    )
+    config, _ = resolve(build_parser().parse_args(["run", str(path)]))
+    assert config.trainer.batch_groups == 3
+    config, _ = resolve(
+        build_parser().parse_args(["run", str(path), "--set", "trainer.batch_groups=5"])
+    )
+    assert config.trainer.batch_groups == 5
+    assert main(["config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "trainer.batch_groups=3" in out and "  trainer.batch_groups = 3" in out

@@ -57,3 +57,13 @@ def test_the_saved_config_reads_back_identically(tmp_path: Path) -> None:
     config = load_config(None, ["worker.concurrency=3", "run=abc"])
     save_config(config, tmp_path / "config.yaml")
     assert load_config(tmp_path / "config.yaml") == config
+
+
+def test_a_game_s_run_defaults_lie_under_the_file_and_the_overrides(tmp_path: Path) -> None:
+    defaults = {"trainer": {"batch_groups": 8, "min_samples": 64}, "worker": {"concurrency": 16}}
+    (tmp_path / "run.yaml").write_text("trainer:\n  min_samples: 32\n")
+    config = load_config(tmp_path / "run.yaml", ["worker.concurrency=4"], defaults=defaults)
+    assert config.trainer.batch_groups == 8  # the game's, nobody else set it
+    assert config.trainer.min_samples == 32  # the file wins
+    assert config.worker.concurrency == 4  # the override wins
+    assert load_config(None).trainer.batch_groups != 8  # no game defaults: the global ones
