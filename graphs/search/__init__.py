@@ -78,6 +78,10 @@ game = Game(
     demonstrations=demonstration,
     ready=ready,
     warmup_batch=32,
+    # An episode is seven tool loops (~3 trained samples a second on two cores): the global
+    # 16-group steps came a minute apart and 8 minutes of them left the held-out figures flat,
+    # 8-group steps moved them (docs/learning.md, "Search Self-Play").
+    run_defaults={"trainer": {"batch_groups": 8, "min_samples": 64}},
     roles={
         Role.PROPOSER: RoleSpec(
             estimator="rae",
