@@ -17,6 +17,7 @@ are the same answer and a worked trace of digits ends on its last number.
 from __future__ import annotations
 
 import ast
+import warnings
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -92,7 +93,9 @@ def canonical(text: str, max_chars: int = _MAX_ANSWER_CHARS) -> str | None:
     if len(text) > max_chars:
         return None
     try:
-        return repr(ast.literal_eval(text.strip()))
+        with warnings.catch_warnings():  # a model's junk would print a SyntaxWarning per answer
+            warnings.simplefilter("ignore", SyntaxWarning)
+            return repr(ast.literal_eval(text.strip()))
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return None
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import warnings
 import weakref
 from typing import Literal
 
@@ -114,7 +115,9 @@ def _static(text: str, difficulty: int, cfg: CodeConfig) -> Check:
     if len(split.program) > cfg.max_program_chars:
         return Check(status="invalid", reason=f"program over {cfg.max_program_chars} characters")
     try:
-        tree = ast.parse(split.program)
+        with warnings.catch_warnings():  # "invalid decimal literal" and the like, per junk program
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(split.program)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
         return Check(status="invalid", reason=f"does not parse: {type(e).__name__}")
     steps = steps_of(tree)
