@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Curriculum", "CurriculumMode", "CurriculumSettings"]
+__all__ = ["Curriculum", "CurriculumMode", "CurriculumSettings", "check_level_shares"]
 
 CurriculumMode = Literal["adaptive", "uniform"]
 
@@ -101,3 +101,12 @@ class Curriculum:
         question, which no solver attempted) or at an unknown level counts for nothing."""
         if rate is not None and isinstance(level, int) and level in self._recent:
             self._recent[level].append(rate)
+
+
+def check_level_shares(shares: dict[int, float], name: str = "warmup_mix") -> None:
+    """Refuse a per-level share table (a warm-up mix) with no level, a level below 1, a negative
+    share or no positive total: the check every game's config makes of its `warmup_mix`."""
+    if not shares or any(w < 0 for w in shares.values()):
+        raise ValueError(f"{name} needs at least one level and no negative share")
+    if any(d < 1 for d in shares) or sum(shares.values()) <= 0:
+        raise ValueError(f"{name} levels must be >= 1 with a positive total share")

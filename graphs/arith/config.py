@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from sparring.graphs.curriculum import CurriculumSettings
+from sparring.graphs.curriculum import CurriculumSettings, check_level_shares
 from sparring.policy.base import SamplingParams
 from sparring.roles.rewards import ProposerReward
 
@@ -81,10 +81,7 @@ class ArithConfig(CurriculumSettings):
             raise ValueError(
                 f"min_difficulty {self.min_difficulty} > max_difficulty {self.max_difficulty}"
             )
-        if not self.warmup_mix or any(w < 0 for w in self.warmup_mix.values()):
-            raise ValueError("warmup_mix needs at least one level and no negative share")
-        if any(d < 1 for d in self.warmup_mix) or sum(self.warmup_mix.values()) <= 0:
-            raise ValueError("warmup_mix levels must be >= 1 with a positive total share")
+        check_level_shares(self.warmup_mix)
         return self
 
     @property

@@ -15,7 +15,7 @@ from typing import Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from sparring.graphs.curriculum import CurriculumSettings
+from sparring.graphs.curriculum import CurriculumSettings, check_level_shares
 from sparring.policy.base import SamplingParams
 from sparring.roles.rewards import ProposerReward
 from sparring.tools.search import SearchMode
@@ -161,10 +161,7 @@ class SearchGameConfig(CurriculumSettings):
             raise ValueError(f"min_hops {self.min_hops} > max_hops {self.max_hops}")
         if self.question_min_chars > self.question_max_chars:
             raise ValueError("question_min_chars is above question_max_chars")
-        if not self.warmup_mix or any(w < 0 for w in self.warmup_mix.values()):
-            raise ValueError("warmup_mix needs at least one hop count and no negative share")
-        if any(h < 1 for h in self.warmup_mix) or sum(self.warmup_mix.values()) <= 0:
-            raise ValueError("warmup_mix hop counts must be >= 1 with a positive total share")
+        check_level_shares(self.warmup_mix)
         return self
 
     @property
