@@ -19,7 +19,7 @@ from sparring.tools.world.corpus import load_corpus, write_corpus
 from sparring.tools.world.errors import CorpusError, WorldError
 from sparring.tools.world.questions import Hop, Question, ask, make_questions, relation_paths
 from sparring.tools.world.relations import SPECS, Entity, Fact, Kind, Relation
-from sparring.tools.world.split import CorpusSplit, HopCount, split_corpus
+from sparring.tools.world.split import CorpusSplit, Half, HopCount, split_corpus
 from sparring.tools.world.world import World, WorldConfig, build_world
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "CorpusSplit",
     "Entity",
     "Fact",
+    "Half",
     "Hop",
     "HopCount",
     "Kind",
