@@ -19,12 +19,21 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-__all__ = ["Curriculum", "CurriculumMode", "CurriculumSettings", "check_level_shares"]
+if TYPE_CHECKING:
+    from sparring.graphs.episode import EpisodeOutcome
+
+__all__ = [
+    "Curriculum",
+    "CurriculumMode",
+    "CurriculumSettings",
+    "LevelTaskSource",
+    "check_level_shares",
+]
 
 CurriculumMode = Literal["adaptive", "uniform"]
 
@@ -110,3 +119,42 @@ def check_level_shares(shares: dict[int, float], name: str = "warmup_mix") -> No
         raise ValueError(f"{name} needs at least one level and no negative share")
     if any(d < 1 for d in shares) or sum(shares.values()) <= 0:
         raise ValueError(f"{name} levels must be >= 1 with a positive total share")
+
+
+class LevelTaskSource:
+    """A task source over levels: the curriculum picks each task's level, `tasks` makes the
+    task of that level, and each finished episode's `rate_stat` moves the curriculum.
+
+    The search games' sources are this with their own task function (the hop count is the
+    level; search counts the solve rate of a verified question, hiersearch the planners' EM).
+    An episode without the stat (an unverified question, which nobody attempted) counts for
+    nothing.
+    """
+
+    def __init__(
+        self,
+        cfg: Any,
+        seed: int,
+        *,
+        levels: Sequence[int],
+        tasks: Callable[[random.Random, Any, int], dict[str, JsonValue]],
+        level_param: str,
+        rate_stat: str,
+    ) -> None:
+        self._cfg, self._tasks = cfg, tasks
+        self._rng = random.Random(seed)
+        self._levels = cfg.curriculum_over(levels)
+        self._level_param, self._rate_stat = level_param, rate_stat
+
+    def probabilities(self) -> dict[int, float]:
+        """The chance of drawing each level next."""
+        return self._levels.probabilities()
+
+    def next_params(self) -> dict[str, JsonValue]:
+        return self._tasks(self._rng, self._cfg, self._levels.draw(self._rng))
+
+    def observe(self, outcome: EpisodeOutcome) -> None:
+        episode = outcome.episode
+        self._levels.observe(
+            episode.task.params.get(self._level_param), episode.stats.get(self._rate_stat)
+        )

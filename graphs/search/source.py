@@ -10,34 +10,20 @@ is the fixed curriculum bench/learning.py compares self-play with.
 
 from __future__ import annotations
 
-import random
-
-from pydantic import JsonValue
-
-from sparring.graphs.episode import EpisodeOutcome
+from sparring.graphs.curriculum import LevelTaskSource
 from sparring.graphs.search.config import SearchGameConfig
 from sparring.graphs.search.heldout import tasks
 
 __all__ = ["SearchTaskSource"]
 
 
-class SearchTaskSource:
-    """Draws {"answer", "hops"} task params (and the oracle's question); adapts to outcomes."""
+class SearchTaskSource(LevelTaskSource):
+    """Draws {"answer", "hops"} task params (and the oracle's question); adapts to outcomes:
+    a verified question's solve rate counts toward its hop count (an unverified one, which no
+    solver attempted, counts for nothing)."""
 
     def __init__(self, cfg: SearchGameConfig, seed: int = 0) -> None:
-        self._cfg = cfg
-        self._rng = random.Random(seed)
-        self._hops = cfg.curriculum_over(cfg.hop_counts)
-
-    def probabilities(self) -> dict[int, float]:
-        """The chance of drawing each hop count next."""
-        return self._hops.probabilities()
-
-    def next_params(self) -> dict[str, JsonValue]:
-        return tasks(self._rng, self._cfg, self._hops.draw(self._rng))
-
-    def observe(self, outcome: EpisodeOutcome) -> None:
-        """Count a verified question's solve rate toward its hop count (an unverified one, which
-        no solver attempted, counts for nothing)."""
-        episode = outcome.episode
-        self._hops.observe(episode.task.params.get("hops"), episode.stats.get("solve_rate"))
+        super().__init__(
+            cfg, seed, levels=cfg.hop_counts, tasks=tasks, level_param="hops",
+            rate_stat="solve_rate",
+        )  # fmt: skip
