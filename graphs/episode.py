@@ -181,6 +181,7 @@ def _turns(calls: Sequence[Call], trained: set[str]) -> list[Turn]:
             parsed=c.parsed,
             tool_calls=c.tool_calls,
             sample_id=c.id if c.id in trained else None,
+            call_id=c.id,
             prompt_tokens=len(c.generation.prompt_ids),
             completion_tokens=len(c.generation.completion_ids),
             policy_version=c.generation.policy_version,

@@ -55,9 +55,10 @@ __all__ = [
     "role_name",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bumped on any change a reader of the previous version could misread (3: ToolCall.data and
-DeadLetter.truncated/original_size, fields a v2 reader would refuse as unknown)."""
+DeadLetter.truncated/original_size, fields a v2 reader would refuse as unknown; 4: Turn.call_id,
+which a tool call's data names to nest a sub-agent's turn under it)."""
 
 
 def new_id() -> str:
@@ -227,6 +228,12 @@ class Turn(_Model):
     parsed: JsonValue = Field(None, description="What the role's parser made of it, if anything.")
     tool_calls: list[ToolCall] = Field(default_factory=list, description="Tools called.")
     sample_id: str | None = Field(None, description="The Sample this call produced, if trained.")
+    call_id: str = Field(
+        "",
+        description="The recorded call's id. A tool that runs another role (hiersearch's "
+        "sub-agents) lists the ids of the calls that answered it in `ToolCall.data['calls']`, "
+        "so a viewer nests those turns under that tool call.",
+    )
     prompt_tokens: int = Field(0, ge=0, description="Prompt length in tokens.")
     completion_tokens: int = Field(0, ge=0, description="Completion length in tokens.")
     policy_version: int = Field(0, ge=0, description="Weights version that answered.")
