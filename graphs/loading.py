@@ -25,6 +25,7 @@ BUILTIN_GAMES: dict[str, str] = {
     "arith": "sparring.graphs.arith:game",
     "code": "sparring.graphs.code:game",
     "kuhn_poker": "sparring.graphs.kuhn_poker:game",
+    "hiersearch": "sparring.graphs.hiersearch:game",
     "search": "sparring.graphs.search:game",
 }
 """Name -> `module:attr` of the games sparring ships."""
