@@ -318,14 +318,43 @@ function outcome(ep) {
         h("tbody", {}, rows)) : h("p", { class: "dim" }, "No rewards assigned.")));
 }
 
+// ---------- calls that answered a tool call (sub-agents) ----------
+
+function callLinks(ep) {
+  // A tool that runs another role (hiersearch's sub-agents) names the calls that answered it in
+  // `data.calls`; those turns are drawn under that tool call. An id named twice goes under the
+  // first parent (in turn order), a link that would close a cycle is dropped, so the links form
+  // a forest and every turn is drawn exactly once. Returns the turn indices under each tool
+  // call (keyed "turn:call") and the top-level turns, each in ep.turns order.
+  const byId = new Map();
+  ep.turns.forEach((turn, i) => { if (turn.call_id && !byId.has(turn.call_id)) byId.set(turn.call_id, i); });
+  const under = new Map(), parent = new Map();
+  const isAncestor = (j, i) => { for (let k = i; k !== undefined; k = parent.get(k)) if (k === j) return true; return false; };
+  ep.turns.forEach((turn, i) => turn.tool_calls.forEach((call, c) => {
+    const ids = call.data && Array.isArray(call.data.calls) ? call.data.calls : [];
+    for (const id of ids) {
+      const j = byId.get(id);
+      if (j === undefined || parent.has(j) || isAncestor(j, i)) continue;
+      parent.set(j, i);
+      const key = `${i}:${c}`;
+      if (!under.has(key)) under.set(key, []);
+      under.get(key).push(j);
+    }
+  }));
+  const roots = ep.turns.map((_, i) => i).filter((i) => !parent.has(i));
+  return { under, roots };
+}
+
 function conversation(ep) {
   const rewards = rewardsBySample(ep);
   const verdicts = verdictsBySample(ep);
   if (!ep.turns.length) return h("p", { class: "dim" }, "No turns recorded.");
-  return h("ol", { class: "turns" }, ep.turns.map((turn, i) => turnCard(turn, i, rewards, verdicts)));
+  const links = callLinks(ep);
+  const card = (i) => turnCard(ep.turns[i], i, rewards, verdicts, false, { links, card, turns: ep.turns });
+  return h("ol", { class: "turns" }, links.roots.map(card));
 }
 
-function turnCard(turn, i, rewards, verdicts, compact = false) {
+function turnCard(turn, i, rewards, verdicts, compact = false, nest = null) {
   const r = turn.sample_id ? rewards.get(turn.sample_id) : null;
   const vs = turn.sample_id ? verdicts.get(turn.sample_id) || [] : [];
   const prompt = turn.messages;
@@ -347,7 +376,8 @@ function turnCard(turn, i, rewards, verdicts, compact = false) {
     h("div", { class: "msg msg-assistant completion" },
       h("div", { class: "msg-role" }, `${turn.role} wrote`),
       h("div", { class: "text" }, turn.completion || "(empty)")),
-    turn.tool_calls.length ? h("div", { class: "tools" }, turn.tool_calls.map(toolCall)) : null,
+    turn.tool_calls.length ? h("div", { class: "tools" }, turn.tool_calls.map((call, c) =>
+      toolCall(call, nest ? { cards: subCalls(nest, nest.links.under.get(`${i}:${c}`) || []) } : undefined))) : null,
     turn.parsed !== null && turn.parsed !== undefined ? h("div", { class: "parsed" },
       h("span", { class: "label" }, "parsed"), h("code", {}, typeof turn.parsed === "string" ? turn.parsed : JSON.stringify(turn.parsed))) : null);
 }
@@ -357,7 +387,20 @@ function preview(text) {
   return flat.length > 110 ? flat.slice(0, 109) + "…" : flat;
 }
 
-function toolCall(call) {
+function subCalls(nest, indices) {
+  // The turns that answered one tool call, each its own card, indented under the tool's result.
+  if (!indices.length) return null;
+  return h("ol", { class: "sub-turns" }, indices.map((j) => {
+    const turn = nest.turns[j];
+    return h("li", { class: "sub-call" },
+      h("details", { open: true },
+        h("summary", {}, "answered by ", h("span", { class: "sub-role" }, turn.role), " (", h("span", { class: "node" }, turn.node), ")"),
+        h("ol", { class: "sub-card" }, nest.card(j))));
+  }));
+}
+
+function toolCall(call, sub = undefined) {
+  // `sub`: in the conversation, the cards of the turns that answered this call (or null).
   const args = Object.entries(call.arguments).map(([k, v]) =>
     h("span", { class: "arg" }, h("span", { class: "param-key" }, k), "=", typeof v === "string" ? v : JSON.stringify(v)));
   return h("div", { class: `tool${call.error ? " failed" : ""}` },
@@ -366,11 +409,13 @@ function toolCall(call) {
       h("span", { class: "dim" }, fmtSeconds(call.duration_s))),
     call.error ? h("div", { class: "tool-error" }, call.error) : null,
     toolResult(call.result),
-    toolData(call.data || {}));
+    toolData(call.data || {}, sub !== undefined),
+    sub ? sub.cards : null);
 }
 
-function toolData(data) {
+function toolData(data, nested = false) {
   // What the tool kept for the record and the model never read (a search's hit ids and scores).
+  if (Array.isArray(data.calls)) return delegationData(data, nested);
   const entries = Object.entries(data);
   if (!entries.length) return null;
   const show = (v) => Array.isArray(v)
@@ -378,6 +423,21 @@ function toolData(data) {
     : (typeof v === "string" ? v : JSON.stringify(v));
   return h("div", { class: "tool-data dim" },
     entries.map(([k, v]) => h("div", {}, h("span", { class: "param-key" }, k), " ", show(v))));
+}
+
+function delegationData(data, nested) {
+  // A sub-agent call's record: which documents its refiner kept and dropped, and how it refined.
+  // The calls themselves are drawn as cards under it (where the view nests them), not as ids.
+  const ids = (name, list) => h("div", { class: `doc-ids doc-ids-${name}` },
+    h("span", { class: "param-key" }, name), " ",
+    list.length ? h("ul", { class: "id-list" }, list.map((id) => h("li", {}, String(id)))) : h("span", {}, "none"));
+  const rest = Object.entries(data).filter(([k]) => !["calls", "kept", "dropped", "refiner"].includes(k));
+  return h("div", { class: "tool-data delegation dim" },
+    "refiner" in data ? h("div", { class: "refiner-mode" }, h("span", { class: "param-key" }, "refiner"), " ", String(data.refiner)) : null,
+    Array.isArray(data.kept) ? ids("kept", data.kept) : null,
+    Array.isArray(data.dropped) ? ids("dropped", data.dropped) : null,
+    rest.map(([k, v]) => h("div", {}, h("span", { class: "param-key" }, k), " ", typeof v === "string" ? v : JSON.stringify(v))),
+    nested ? null : h("div", {}, h("span", { class: "param-key" }, "calls"), ` ${data.calls.length}, drawn under this call in the Conversation tab`));
 }
 
 function toolResult(result) {
@@ -416,7 +476,12 @@ function sideBySide(ep, groups) {
 }
 
 function graphView(ep) {
-  if (!ep.path.length) return h("p", { class: "dim" }, "No graph path recorded.");
+  return h("div", { class: "graph" },
+    ep.path.length ? pathView(ep) : h("p", { class: "dim" }, "No graph path recorded."),
+    callTree(ep));
+}
+
+function pathView(ep) {
   const t0 = Math.min(...ep.path.map((p) => p.started_at));
   const end = Math.max(...ep.path.map((p) => p.started_at + p.duration_s));
   const span = Math.max(end - t0, 1e-9);
@@ -427,7 +492,7 @@ function graphView(ep) {
     totals.set(p.node, t);
   }
   const busy = [...totals.values()].reduce((a, t) => a + t.seconds, 0) || 1;
-  return h("div", { class: "graph" },
+  return [
     h("h3", {}, "Path taken"), graphSvg(ep.path, totals),
     h("h3", {}, "Timeline"),
     h("ol", { class: "timeline" }, ep.path.map((p) => {
@@ -442,7 +507,34 @@ function graphView(ep) {
       h("tbody", {}, [...totals.entries()].map(([node, t]) => h("tr", {},
         h("td", { class: "node" }, node), h("td", { class: "num" }, String(t.visits)),
         h("td", { class: "num" }, fmtSeconds(t.seconds)), h("td", { class: "num" }, fmtSeconds(t.seconds / t.visits)),
-        h("td", { class: "num" }, `${((t.seconds / busy) * 100).toFixed(1)}%`))))));
+        h("td", { class: "num" }, `${((t.seconds / busy) * 100).toFixed(1)}%`)))))];
+}
+
+function callTree(ep) {
+  // Every turn by role and node, under the tool call that ran it (the conversation's nesting):
+  // planner -> ⚙ local -> local_agent and its refiner's judgements, with each call's time and
+  // reward. A tool call that ran no other turn is left out, so a flat episode is a flat list.
+  if (!ep.turns.length) return null;
+  const { under, roots } = callLinks(ep);
+  const rewards = rewardsBySample(ep);
+  const item = (i) => {
+    const turn = ep.turns[i];
+    const r = turn.sample_id ? rewards.get(turn.sample_id) : null;
+    const branches = turn.tool_calls.map((call, c) => [call, under.get(`${i}:${c}`) || []])
+      .filter(([, kids]) => kids.length)
+      .map(([call, kids]) => h("li", { class: "call-tool" },
+        h("span", { class: "call-line" }, h("span", { class: "tool-name" }, call.name),
+          call.data && call.data.refiner !== undefined ? h("span", { class: "dim" }, `refiner ${call.data.refiner}`) : null),
+        h("ul", {}, kids.map(item))));
+    return h("li", { class: `call call-${turn.role}`, dataset: { index: String(i) } },
+      h("span", { class: "call-line" },
+        h("span", { class: "turn-index" }, `#${i + 1}`), roleBadge(turn.role),
+        h("span", { class: "node" }, turn.node),
+        h("span", { class: "dim" }, fmtSeconds(turn.duration_s)),
+        r ? h("span", { class: `reward ${rewardClass(r.reward)}`, title: r.reason }, `reward ${fmtNum(r.reward)}`) : null),
+      branches.length ? h("ul", {}, branches) : null);
+  };
+  return [h("h3", { class: "call-tree-title" }, "Call tree"), h("ul", { class: "call-tree" }, roots.map(item))];
 }
 
 function svg(tag, attrs, text) {
