@@ -12,7 +12,8 @@ A game is a LangGraph graph, a task source and reward rules, bundled in a `Game`
         # optional: description, config_model (a frozen pydantic model, every field with a
         # default), start ((Task, cfg) -> input state; default: the params), task_source (a
         # curriculum that adapts, instead of tasks), evaluate, demonstrations, ready,
-        # stateful_source (the task source keeps state in a folder across restarts)
+        # stateful_source (the task source keeps state in a folder across restarts), drawing
+        # ((Policies, cfg) -> a graph to draw instead, when nodes call subgraphs from inside)
     )
 
 The node contract is LangGraph's: a node takes the state and returns a partial update. Nodes
@@ -143,6 +144,7 @@ class Game:
         warmup_batch: int = 64,
         run_defaults: Mapping[str, Mapping[str, Any]] | None = None,
         stateful_source: bool = False,
+        drawing: Build | None = None,
     ) -> None:
         self.name = name
         # What the game's rollouts need of the rest of the run (the search game's episodes are
@@ -189,6 +191,10 @@ class Game:
         # A task source with memory (the code game's buffer of valid tasks) is handed a folder
         # of the run directory, so a restarted worker continues from what it had.
         self.stateful_source = stateful_source
+        # A node may call subgraphs from inside (hiersearch's planner calls its sub-agents from
+        # its tool loop), which the played graph's edges cannot show: such a game gives a graph
+        # built for drawing only, with the subgraphs as nodes where they are called.
+        self._drawing = drawing
 
     def __repr__(self) -> str:
         return f"Game({self.name!r})"
@@ -212,6 +218,13 @@ class Game:
                 "graph; return StateGraph(...).compile()"
             )
         return graph
+
+    def drawing(self, policies: Policies, cfg: Any) -> Any:
+        """The compiled graph `sparring graph` draws: the game's drawing graph if it gives one
+        (subgraphs as nodes), else the played graph."""
+        if self._drawing is not None:
+            return self._drawing(policies, cfg)
+        return self.build(policies, cfg)
 
     def start(self, task: Task, cfg: Any) -> dict[str, Any]:
         """The graph's input state for `task`."""

@@ -49,8 +49,8 @@ def list_games(args: argparse.Namespace) -> int:
 
 
 def print_graph(args: argparse.Namespace) -> int:
-    """Print the graph of `args.game` as Mermaid."""
+    """Print the graph of `args.game` as Mermaid (subgraphs drawn inside their nodes)."""
     game = load_game(args.game)
-    graph = game.build(Policies(default=_Unasked()), game.config_model())
-    print(graph.get_graph().draw_mermaid())
+    graph = game.drawing(Policies(default=_Unasked()), game.config_model())
+    print(graph.get_graph(xray=True).draw_mermaid())
     return 0

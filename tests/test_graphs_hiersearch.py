@@ -483,3 +483,14 @@ async def test_whole_episodes_on_the_tiny_model_record_exact_trainable_samples(
     assert {s.role for s in outcomes[1].samples} == {"local_agent", "web_agent"}
     assert {s.role for s in outcomes[2].samples} == {Role.REFINER}
     assert len(outcomes[2].samples) == 2 * 2 * CFG.agent_k  # planners x delegations x documents
+
+
+def test_the_drawing_shows_both_sub_agents_inside_the_planners_loop() -> None:
+    policies = Policies(default=ScriptedPolicy(lambda m: "no"))
+    mermaid = GAME.drawing(policies, CFG).get_graph(xray=True).draw_mermaid()
+    flat = mermaid.replace("\\3a", ":")  # Mermaid escapes the ':' of a nested node's id
+    for half, role in (("local", "local_agent"), ("web", "web_agent")):
+        assert f"subgraph {role}" in mermaid
+        assert f"plan -.-> {role}:{half}_search" in flat  # delegated to
+        assert f"{role}:{half}_search --> {role}:{half}_refine" in flat
+        assert f"{role}:{half}_refine --> plan" in flat  # and heard back from

@@ -26,7 +26,7 @@ Where this follows HierSearch and where the tiny model forces a change:
 from sparring.credit import RoleSpec
 from sparring.graphs.game import Game
 from sparring.graphs.hiersearch.config import HierSearchConfig, RefinerMode
-from sparring.graphs.hiersearch.graph import HierSearchState, build, start
+from sparring.graphs.hiersearch.graph import HierSearchState, build, drawing, start
 from sparring.graphs.hiersearch.heldout import (
     compare_refiners,
     demonstration,
@@ -63,6 +63,7 @@ __all__ = [
     "checkable_hop",
     "compare_refiners",
     "demonstration",
+    "drawing",
     "evaluate",
     "game",
     "ready",
@@ -80,6 +81,7 @@ game = Game(
     "refiner filters their evidence, the planner answers",
     config_model=HierSearchConfig,
     build=build,
+    drawing=drawing,
     start=start,
     score=score,
     task_source=HierSearchTaskSource,

@@ -20,12 +20,12 @@ from pydantic import ValidationError
 
 from sparring.errors import GameError
 from sparring.graphs.hiersearch.config import HierSearchConfig
-from sparring.graphs.hiersearch.hierarchy import Hierarchy, PlannerAttempt
+from sparring.graphs.hiersearch.hierarchy import AGENT_ROLES, Hierarchy, PlannerAttempt
 from sparring.graphs.policies import Policies
 from sparring.messages import Task
 from sparring.tools.world import Hop
 
-__all__ = ["HierSearchState", "build", "start"]
+__all__ = ["HierSearchState", "build", "drawing", "start"]
 
 
 class HierSearchState(TypedDict, total=False):
@@ -81,4 +81,27 @@ def build(policies: Policies, cfg: HierSearchConfig) -> Any:
     graph.add_node("plan", plan)
     graph.add_conditional_edges(START, planners, ["plan"])
     graph.add_edge("plan", END)
+    return graph.compile()
+
+
+def drawing(policies: Policies, cfg: HierSearchConfig) -> Any:
+    """The graph `sparring graph hiersearch` draws: the planner with both sub-agent subgraphs as
+    nodes it delegates to and hears back from. Never played: in play the planner's tool loop
+    calls the subgraphs itself (hierarchy.py), which LangGraph's edges cannot show."""
+    hierarchy = Hierarchy(policies, cfg)
+    agents = list(AGENT_ROLES.values())
+
+    def never(state: HierSearchState) -> dict[str, Any]:
+        raise GameError("the hiersearch drawing graph is for drawing only; play build()'s")
+
+    def delegate(state: HierSearchState) -> str:
+        raise GameError("the hiersearch drawing graph is for drawing only; play build()'s")
+
+    graph = StateGraph(HierSearchState)
+    graph.add_node("plan", never)
+    for half, role in AGENT_ROLES.items():
+        graph.add_node(role, hierarchy.agent_graph(half))
+        graph.add_edge(role, "plan")
+    graph.add_edge(START, "plan")
+    graph.add_conditional_edges("plan", delegate, [*agents, END])
     return graph.compile()
