@@ -448,6 +448,22 @@ def test_a_split_fraction_outside_zero_and_one_is_refused(world: World) -> None:
             split_corpus(world, [], local_fraction=bad)
 
 
+def test_a_split_by_kind_puts_those_kinds_local_and_the_rest_on_the_web(
+    big: World, questions: dict[int, tuple[Question, ...]]
+) -> None:
+    local = {Kind.PERSON, Kind.ORGANISATION}
+    split = split_corpus(big, questions[2], local_kinds=local)
+    assert {big.entity(i).kind for i in split.local} == local
+    assert {big.entity(i).kind for i in split.web} == set(Kind) - local
+    assert split.local | split.web == {a.id for a in big.articles}
+    # A 2-hop chain crosses when its two articles' kinds fall on different sides.
+    crossing = [q for q in questions[2] if split.needs_both(q)]
+    assert crossing and split.counts[0].need_both == len(crossing)
+    for bad in (set(), set(Kind)):
+        with pytest.raises(ValueError, match="local_kinds"):
+            split_corpus(big, [], local_kinds=bad)
+
+
 # --- corpus files ---------------------------------------------------------------------------
 
 
