@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from browser_support import browser, inspector, page  # noqa: F401 - the browser tests' fixtures
 
 from sparring.bus import Bus, BusConfig, EmbeddedServer
 

@@ -7,68 +7,20 @@ tests are skipped, saying so.
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-import pytest_asyncio
+from browser_support import needs_chromium
 
 from sparring.bus import Bus
-from sparring.inspector import InspectorServer, serve_inspector
+from sparring.inspector import serve_inspector
 from sparring.inspector.examples import example_episode
 
-CHROMIUM = os.environ.get("SPARRING_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 HOSTILE = (
     "<img src=x onerror=\"window.__pwned='img'\">"
     "<script>window.__pwned='script'</script><b>not bold</b>"
 )
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}: run scripts/setup_browser.sh"
-)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        await b.close()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def inspector(nats_url: str, run_name: str) -> AsyncIterator[InspectorServer]:
-    server = await serve_inspector(nats_url, run_name)
-    yield server
-    await server.close()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def page(browser: Any, inspector: InspectorServer) -> AsyncIterator[Any]:
-    context = await browser.new_context(viewport={"width": 1300, "height": 900})
-    p = await context.new_page()
-    p.set_default_timeout(5_000)
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    response = await p.goto(inspector.url)
-    assert (
-        response is not None and "script-src 'self'" in response.headers["content-security-policy"]
-    )
-    await p.wait_for_selector("#live[data-state=live]")
-    yield p
-    await context.close()
-    assert errors == [], errors  # no script error on the page during the test
+pytestmark = needs_chromium
 
 
 async def _rows(page: Any) -> list[str]:
