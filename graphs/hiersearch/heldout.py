@@ -32,12 +32,12 @@ from pydantic import JsonValue
 from sparring.graphs.hiersearch.config import HierSearchConfig, RefinerMode
 from sparring.graphs.hiersearch.hierarchy import Hierarchy, PlannerAttempt, demonstration_result
 from sparring.graphs.hiersearch.prompts import agent_messages, planner_messages, refiner_messages
-from sparring.graphs.hiersearch.sources import Sources, sources_for
+from sparring.graphs.hiersearch.sources import Sources, sources_for, split_world
 from sparring.graphs.policies import Policies
 from sparring.policy.base import Example, Policy, SamplingParams
 from sparring.roles.tool_loop import RESULT_CLOSE, RESULT_OPEN, demonstration_segments
 from sparring.tools.search import Hit, format_hits
-from sparring.tools.world import SPECS, Hop, Question, World, ask, make_questions
+from sparring.tools.world import SPECS, Hop, Kind, Question, World, ask, make_questions
 
 __all__ = [
     "compare_refiners",
@@ -60,44 +60,43 @@ def sub_question(hop: Hop, world: World) -> str:
 
 
 def _eligible(
-    sources: Sources, hops: int, count: int, seed: int, exclude: set[str]
-) -> list[Question]:
-    drawn = make_questions(sources.world, hops, count, seed=seed, exclude=exclude)
-    keep = [q for q in drawn if q.answer_id is not None]
-    if hops >= 2:  # the two-source level: one fact local, one web
-        keep = [q for q in keep if sources.split.needs_both(q)]
-    return keep
+    cfg: HierSearchConfig, hops: int, seed: int, exclude: frozenset[str] = frozenset()
+) -> tuple[Question, ...]:
+    """Every question of `hops` hops the game plays, in `make_questions`' order for `seed`:
+    entity answers only, and at 2 hops one fact from each source. Cached on what the
+    questions depend on (the world and its split), so settings of play share them."""
+    return _questions(cfg.world_articles, cfg.world_seed, cfg.local_kinds, hops, seed, exclude)
 
 
 @lru_cache(maxsize=32)
-def _fixed(key: str, hops: int, count: int, seed: int) -> tuple[Question, ...]:
-    sources = sources_for(HierSearchConfig.model_validate_json(key))
-    return tuple(_eligible(sources, hops, 100_000, seed, set())[:count])
+def _questions(
+    articles: int, world_seed: int, kinds: tuple[Kind, ...], hops: int, seed: int,
+    exclude: frozenset[str],
+) -> tuple[Question, ...]:  # fmt: skip
+    world, split = split_world(articles, world_seed, kinds)
+    drawn = make_questions(world, hops, 100_000, seed=seed, exclude=exclude)
+    keep = [q for q in drawn if q.answer_id is not None]
+    if hops >= 2:  # the two-source level: one fact local, one web
+        keep = [q for q in keep if split.needs_both(q)]
+    return tuple(keep)
 
 
 def heldout_questions(cfg: HierSearchConfig, hops: int) -> list[Question]:
     """The fixed held-out questions of one hop count."""
-    return list(_fixed(cfg.model_dump_json(), hops, cfg.eval_questions, cfg.eval_seed))
+    return list(_eligible(cfg, hops, cfg.eval_seed)[: cfg.eval_questions])
 
 
 def probe_questions(cfg: HierSearchConfig, hops: int) -> list[Question]:
     """The readiness probe's questions of one hop count (apart from the held-out set)."""
     kept = {q.id for q in heldout_questions(cfg, hops)}
-    drawn = _fixed(cfg.model_dump_json(), hops, cfg.eval_questions + cfg.warmup_probe,
-                   cfg.eval_seed + 1)  # fmt: skip
+    drawn = _eligible(cfg, hops, cfg.eval_seed + 1)
     return [q for q in drawn if q.id not in kept][: cfg.warmup_probe]
-
-
-@lru_cache(maxsize=8)
-def _pool(key: str, hops: int) -> tuple[Question, ...]:
-    cfg = HierSearchConfig.model_validate_json(key)
-    kept = {q.id for q in heldout_questions(cfg, hops)} | {q.id for q in probe_questions(cfg, hops)}
-    return tuple(_eligible(sources_for(cfg), hops, 100_000, cfg.world_seed + 7, kept))
 
 
 def training_questions(cfg: HierSearchConfig, hops: int) -> tuple[Question, ...]:
     """Every eligible question of `hops` hops outside the held-out and probe sets."""
-    return _pool(cfg.model_dump_json(), hops)
+    kept = {q.id for q in heldout_questions(cfg, hops)} | {q.id for q in probe_questions(cfg, hops)}
+    return _eligible(cfg, hops, cfg.world_seed + 7, frozenset(kept))
 
 
 def tasks(

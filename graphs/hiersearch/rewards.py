@@ -35,8 +35,8 @@ __all__ = ["checkable_hop", "score"]
 
 
 def checkable_hop(question: str, chain: Sequence[Hop]) -> Hop | None:
-    """The hop whose subject the sub-question names (the last such, for a name inside another),
-    or None when it names none of them."""
+    """The hop whose subject the sub-question names (the longest such name, for a name inside
+    another), or None when it names none of them."""
     said = f" {normalize_answer(question)} "
     named = [hop for hop in chain if f" {normalize_answer(hop.title)} " in said]
     return max(named, key=lambda hop: len(hop.title)) if named else None

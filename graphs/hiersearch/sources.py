@@ -25,9 +25,9 @@ from sparring.tools.search import (
     Searcher,
     SearchIndex,
 )
-from sparring.tools.world import CorpusSplit, Half, World, build_world, split_corpus
+from sparring.tools.world import CorpusSplit, Half, Kind, World, build_world, split_corpus
 
-__all__ = ["Sources", "build_sources", "sources_for"]
+__all__ = ["Sources", "build_sources", "sources_for", "split_world", "world_and_split"]
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,7 @@ class Sources:
 def build_sources(cfg: HierSearchConfig, embedder: Embedder | None = None) -> Sources:
     """Generate the world of `cfg`, split it and index each side."""
     embedder = embedder or Embedder.minilm()
-    world = build_world(cfg.world_articles, seed=cfg.world_seed)
-    split = split_corpus(world, (), local_kinds=cfg.local_kinds)
+    world, split = world_and_split(cfg)
 
     def library(half: Half) -> Library:
         passages = [
@@ -60,6 +59,18 @@ def build_sources(cfg: HierSearchConfig, embedder: Embedder | None = None) -> So
         return Library(index, searcher, world)
 
     return Sources(world, split, library("local"), library("web"), embedder)
+
+
+def world_and_split(cfg: HierSearchConfig) -> tuple[World, CorpusSplit]:
+    """The generated world of `cfg` and its split (cached): all the questions need, no index."""
+    return split_world(cfg.world_articles, cfg.world_seed, cfg.local_kinds)
+
+
+@lru_cache(maxsize=4)
+def split_world(articles: int, seed: int, kinds: tuple[Kind, ...]) -> tuple[World, CorpusSplit]:
+    """The world of `articles` from `seed` and its split by `kinds` (cached)."""
+    world = build_world(articles, seed=seed)
+    return world, split_corpus(world, (), local_kinds=kinds)
 
 
 @lru_cache(maxsize=4)
