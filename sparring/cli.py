@@ -146,6 +146,34 @@ def _add_graph(sub: Sub) -> None:
     p.set_defaults(handler=_lazy("sparring.gamecli:print_graph"))
 
 
+def _add_export(sub: Sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write a run's trained model as a from_pretrained folder (any checkpoint)",
+        description="Write the weights of one of RUN_DIR's checkpoints into OUT as a "
+        "save_pretrained folder with the run's tokenizer and chat template, which "
+        "transformers' from_pretrained loads as it is. The weights are the "
+        "trainer's at that policy version; under LoRA they are merged into the base model and "
+        "the adapter is saved beside them in OUT/adapter. Works on a finished run and on a "
+        "live one. Every run already ends with its latest weights in RUN_DIR/final/.",
+        epilog="Only the trainer's last trainer.keep_checkpoints checkpoints are on disk; asking "
+        "for a version that is not lists the ones that are. Version 0 is the model the run "
+        "started from. OUT/export.json says which run, version and step it holds.",
+    )
+    p.add_argument("run_dir", type=Path, help="the run directory (runs/<game>-<time>)")
+    p.add_argument("out", type=Path, help="output folder (an earlier export there is replaced)")
+    p.add_argument(
+        "--version", type=int, help="policy version to export (default: the latest checkpoint)"
+    )
+    p.add_argument("--step", type=int, help="or the checkpoint of this optimizer step")
+    p.add_argument(
+        "--no-merge",
+        action="store_true",
+        help="under LoRA, write the adapter alone (peft loads it over the base model)",
+    )
+    p.set_defaults(handler=_lazy("sparring.export:main"))
+
+
 def _add_inspect(sub: Sub) -> None:
     p = sub.add_parser(
         "inspect",
@@ -252,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 _COMMANDS: list[Callable[[Sub], None]] = [
     _add_run,
+    _add_export,
     _add_config,
     _add_init_model,
     _add_index,

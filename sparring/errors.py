@@ -6,6 +6,7 @@
     ├── BusError                  NATS: server missing or unreachable, stream set-up failed
     │   └── ServerNotFoundError   the nats-server binary is not installed
     ├── PolicyError               a model could not be loaded or asked
+    ├── ExportError               a run's weights could not be exported (lists what can be)
     └── GameError                 a game file or graph is malformed
 
 Each carries typed fields so a caller can act on it, and a message that says what to do.
@@ -17,6 +18,7 @@ from __future__ import annotations
 __all__ = [
     "BusError",
     "ConfigError",
+    "ExportError",
     "GameError",
     "MessageError",
     "PolicyError",
@@ -59,6 +61,10 @@ class ServerNotFoundError(BusError):
 
 class PolicyError(SparringError):
     """A model could not be loaded or did not answer."""
+
+
+class ExportError(SparringError):
+    """A run's weights could not be exported: no such version, not a run directory, ..."""
 
 
 class GameError(SparringError):

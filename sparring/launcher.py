@@ -11,6 +11,7 @@ Run directory:
     config.yaml  resolved config        nats/      JetStream store (streams, KV, weights)
     metrics.jsonl every metric          plots/     learning curves (PNG)
     logs/        one log per process    trainer/   checkpoints
+    final/       the latest weights, a from_pretrained folder (sparring.export)
     initial_model  the model the run started from (`model/` when its warm-up was not cached)
 """
 
@@ -38,6 +39,7 @@ from sparring.credit import resolve_estimators
 from sparring.dashboard import Dashboard, make_console
 from sparring.errors import BusError, ConfigError
 from sparring.evaluator import Evaluator
+from sparring.export import export_final
 from sparring.graphs import Game, load_game
 from sparring.messages import Metric
 from sparring.model_cache import ensure_model, quiet_transformers
@@ -256,6 +258,7 @@ class Launcher:
         self.console.print(self.dashboard.render())
         for p in plots:
             self.console.print(f"plot: {p}")
+        self.console.print(await asyncio.to_thread(export_final, self.run_dir))
         return 0 if not self.stop_reason.startswith("failed") else 1
 
     async def _show(self) -> None:

@@ -11,6 +11,9 @@ and `recent_ids` the ids of the last few checkpoints. The loop acks only after t
 a restart a redelivered id found in `recent_ids` is acked and skipped. `<run_dir>/trained.jsonl`
 is the human-readable ledger of every committed step, appended after each rename and reconciled
 from the latest checkpoint on start-up (so a kill between rename and append loses nothing).
+`<run_dir>/published.jsonl` records which step's weights each policy version holds, one
+`Publication` a line, so a checkpoint can be found by the version workers served
+(`sparring export --version N`); a checkpoint's own `state.version` is the version before it.
 """
 
 from __future__ import annotations
@@ -29,11 +32,15 @@ from sparring.trainer.model import trained_state
 
 __all__ = [
     "REMEMBERED_CHECKPOINTS",
+    "Publication",
     "StepIds",
     "TrainerState",
     "append_ledger",
+    "append_publication",
     "latest_checkpoint",
     "load_checkpoint",
+    "load_weights",
+    "read_publications",
     "reconcile_ledger",
     "save_checkpoint",
 ]
@@ -76,6 +83,15 @@ class TrainerState(BaseModel):
     totals: dict[str, float] = Field(
         default_factory=dict, description="Running counters (dropped stale, incomplete, ...)."
     )
+
+
+class Publication(BaseModel):
+    """One published policy version: which optimizer step's weights it holds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int = Field(ge=1, description="Policy version announced to the workers.")
+    step: int = Field(ge=0, description="Optimizer step whose weights that version holds.")
 
 
 def _fsync(path: Path) -> None:
@@ -124,6 +140,17 @@ def latest_checkpoint(root: Path) -> Path | None:
 
 def load_checkpoint(path: Path, model: Any, optimizer: torch.optim.Optimizer) -> TrainerState:
     """Load weights and optimizer state from `path` into `model`/`optimizer`; return the state."""
+    state = load_weights(path, model)
+    try:
+        optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+    except (OSError, RuntimeError, ValueError) as e:
+        raise CheckpointError(path, str(e)) from e
+    return state
+
+
+def load_weights(path: Path, model: Any) -> TrainerState:
+    """Load only the weights of checkpoint `path` into `model` (the adapter into a peft model);
+    return its state. Exporting a model needs no optimizer, whose state is twice the weights."""
     from safetensors.torch import load_file
 
     try:
@@ -135,7 +162,6 @@ def load_checkpoint(path: Path, model: Any, optimizer: torch.optim.Optimizer) ->
             set_peft_model_state_dict(model, weights)
         else:
             model.load_state_dict(weights)
-        optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
     except (OSError, ValidationError, RuntimeError, ValueError) as e:
         raise CheckpointError(path, str(e)) from e
     return state
@@ -163,3 +189,22 @@ def append_ledger(ledger: Path, steps: list[StepIds]) -> None:
     """Append committed steps to the ledger (after their checkpoint is in place)."""
     with ledger.open("a") as f:
         f.writelines(s.model_dump_json() + "\n" for s in steps)
+
+
+def append_publication(path: Path, publication: Publication) -> None:
+    """Record a published version (after the KV announced it)."""
+    with path.open("a") as f:
+        f.write(publication.model_dump_json() + "\n")
+
+
+def read_publications(path: Path) -> list[Publication]:
+    """Every version recorded in `path`, oldest first (a line cut short by a kill is skipped)."""
+    if not path.exists():
+        return []
+    found: list[Publication] = []
+    for line in path.read_text().splitlines():
+        try:
+            found.append(Publication.model_validate_json(line))
+        except ValidationError:
+            continue
+    return found

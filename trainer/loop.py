@@ -99,6 +99,11 @@ class Trainer:
         return self.run_dir / "checkpoints"
 
     @property
+    def published(self) -> Path:
+        """JSONL file naming the step each published version holds (`sparring export`)."""
+        return self.run_dir / "published.jsonl"
+
+    @property
     def ledger(self) -> Path:
         """JSONL file with the sample ids of every committed step."""
         return self.run_dir / "trained.jsonl"
@@ -426,6 +431,9 @@ class Trainer:
         )
         self.state = self.state.model_copy(
             update={"version": version, "published_step": self.state.step}
+        )
+        ckpt.append_publication(
+            self.published, ckpt.Publication(version=version, step=self.state.step)
         )
         log.info("published policy v%d (step %d, %d bytes)", version, self.state.step, info.size)
         # Old weights are deleted, or a long run's store grows by one model per step; a worker
