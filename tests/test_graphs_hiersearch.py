@@ -79,9 +79,11 @@ Reply = Callable[[str, int], str]
 
 
 def _oracle(question: Question, sources: Sources, *, planner_answer: str | None = None,
-            agent: Reply | None = None, refiner: Callable[[str, str], str] | None = None
+            agent: Reply | None = None, refiner: Callable[[str, str], str] | None = None,
+            proposer: Reply | None = None, verifier: Reply | None = None,
             ) -> ScriptedPolicy:  # fmt: skip
-    """Every role played right for `question`, unless a role's reply is given."""
+    """Every role played right for `question`, unless a role's reply is given (the proposer and
+    the verifier play only when given)."""
     subs = [sub_question(h, sources.world) for h in question.chain]
 
     def plan(text: str, turn: int) -> str:
@@ -111,6 +113,10 @@ def _oracle(question: Question, sources: Sources, *, planner_answer: str | None 
             asked = text.split("question: ", 1)[1].split("\n", 1)[0]
             document = text.split("document: ", 1)[1]
             return (refiner or judge)(asked, document)
+        if head.startswith("answer: ") and proposer is not None:
+            return proposer(text, turn)
+        if head.startswith("question: ") and verifier is not None:
+            return verifier(text, turn)
         raise AssertionError(f"no role starts its prompt like {head[:40]!r}")
 
     return ScriptedPolicy(reply)
@@ -383,6 +389,124 @@ async def test_the_embedding_and_off_refiners_make_no_calls_and_train_nothing(
 
 
 # Demonstrations, evaluation and readiness.
+
+
+# Proposed questions (questions='proposer'): the search game's proposer and verifier on top.
+
+PROPOSING = CFG.model_copy(
+    update={
+        "questions": "proposer",
+        "proposer_params": SamplingParams(max_new_tokens=256),
+        "verifier_params": SamplingParams(max_new_tokens=256, temperature=0.0),
+    }
+)
+
+
+def _proposer_task(question: Question) -> Task:
+    return Task(
+        run="t", game="hiersearch", params={"answer": question.answers[0], "hops": question.hops}
+    )
+
+
+def _proposing(question: Question, sources: Sources, *, written: str | None = None,
+               verifier_says: str | None = None) -> Policies:  # fmt: skip
+    """The oracle in every hierarchy role; a proposer that searches the chain's subjects and
+    writes `written` (the fact table's question); a verifier that searches them too and says
+    `verifier_says` (the gold). One policy plays them all, so every role's call is trained."""
+
+    def chain_then(final: str) -> Reply:
+        def reply(text: str, turn: int) -> str:
+            if turn < question.hops:
+                return f"<search>{question.chain[turn].title}</search>"
+            return f"<answer>{final}</answer>"
+
+        return reply
+
+    oracle = _oracle(
+        question,
+        sources,
+        proposer=chain_then(written or question.text),
+        verifier=chain_then(verifier_says or question.answers[0]),
+    )
+    return Policies(default=oracle)
+
+
+async def _play_proposed(policies: Policies, question: Question) -> EpisodeOutcome:
+    graph = build(policies, PROPOSING)
+    outcome = await play_episode(GAME, graph, _proposer_task(question), PROPOSING, worker="w0")
+    assert outcome.ok, outcome.episode.errors
+    return outcome
+
+
+async def test_a_verified_proposed_question_goes_to_the_planners_and_pays_the_proposer(
+    question: Question, sources: Sources
+) -> None:
+    outcome = await _play_proposed(_proposing(question, sources), question)
+    assert _rewards(outcome, Role.PLANNER) == [1.0, 1.0]
+    # Solved by every planner: the proposer's 1 - p is 0; a proposed question has no chain from
+    # the fact table, so each sub-agent is paid agent_share x the planner's match.
+    assert _rewards(outcome, Role.PROPOSER) == [0.0]
+    assert _rewards(outcome, "local_agent") == [0.5, 0.5]
+    assert _rewards(outcome, "web_agent") == [0.5, 0.5]
+    stats = outcome.episode.stats
+    assert stats["valid"] == 1.0 and stats["em"] == 1.0 and stats["searches"] == 2.0
+    # The verifier's call is recorded and never paid, so never trained.
+    roles = {t.role for t in outcome.episode.turns}
+    assert Role.VERIFIER in roles
+    assert Role.VERIFIER not in {s.role for s in outcome.samples}
+    verdicts = {v.name: v for v in outcome.episode.verdicts if v.role == Role.PROPOSER}
+    assert verdicts["rag_verified"].ok
+
+
+async def test_a_proposal_that_shows_its_answer_gets_the_format_penalty_and_no_planner(
+    question: Question, sources: Sources
+) -> None:
+    policies = _proposing(question, sources, written=f"Is it {question.answers[0]}?")
+    outcome = await _play_proposed(policies, question)
+    assert _rewards(outcome, Role.PROPOSER) == [-0.5]
+    assert _rewards(outcome, Role.PLANNER) == []
+    assert {t.role for t in outcome.episode.turns} == {Role.PROPOSER}
+    assert outcome.episode.stats["filtered"] == 1.0
+
+
+async def test_a_proposed_question_the_verifier_gets_wrong_is_unpaid_and_never_planned(
+    question: Question, sources: Sources
+) -> None:
+    outcome = await _play_proposed(_proposing(question, sources, verifier_says="Nobody"), question)
+    assert _rewards(outcome, Role.PROPOSER) == [0.0]
+    assert _rewards(outcome, Role.PLANNER) == []
+    stats = outcome.episode.stats
+    assert stats["valid"] == 0.0 and stats["filtered"] == 0.0
+    rag = next(v for v in outcome.episode.verdicts if v.name == "rag_verified")
+    assert not rag.ok and "'Nobody'" in rag.reason
+
+
+def test_proposer_mode_tasks_give_an_answer_and_start_refuses_one_without(
+    question: Question,
+) -> None:
+    from sparring.graphs.hiersearch import tasks
+
+    task = tasks(random.Random(0), PROPOSING, 2)
+    assert set(task) == {"answer", "hops"} and task["hops"] == 2
+    assert start(_proposer_task(question), PROPOSING) == {
+        "answer": question.answers[0],
+        "hops": 2,
+    }
+    with pytest.raises(GameError, match=r"params\.answer"):
+        start(Task(run="t", game="hiersearch", params={"hops": 2}), PROPOSING)
+
+
+def test_proposer_mode_demonstrations_teach_the_proposer_and_the_verifier_too() -> None:
+    rng, seen = random.Random(0), set()
+    cfg = PROPOSING.model_copy(update={"warmup_proposer_share": 0.5})
+    held_out = {q.text for h in cfg.hop_counts for q in heldout_questions(cfg, h)}
+    for _ in range(80):
+        messages, _completion = demonstration(rng, cfg)
+        head = messages[0].content
+        seen.add(head.split("\n", 1)[0].split(" ", 1)[0])
+        if head.startswith("question: "):  # the verifier's: never a held-out question
+            assert head.removeprefix("question: ") not in held_out
+    assert seen == {"plan", "search", "refine", "answer:", "question:"}
 
 
 def test_demonstrations_are_what_the_oracle_plays(question: Question, sources: Sources) -> None:

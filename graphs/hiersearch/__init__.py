@@ -17,8 +17,9 @@ Where this follows HierSearch and where the tiny model forces a change:
   source is a private corpus and its web source a live search engine); the agents train
   together on one policy rather than bottom-up, each paid for its own checkable answer
   (rewards.py); the planner and the agents are warmed up on oracle demonstrations from the
-  fact table first (HierSearch starts from a 7B instruction-tuned model); questions are fixed
-  ones from the fact table (the search game's proposer is not wired in).
+  fact table first (HierSearch starts from a 7B instruction-tuned model); questions are the
+  fact table's by default, or with questions='proposer' written by the search game's proposer
+  and checked by its RAG verifier (self-play on top of the hierarchy).
 
     from sparring.graphs.hiersearch import game, HierSearchConfig
 """
@@ -110,6 +111,12 @@ game = Game(
             estimator="rae",
             grouping="call",
             description="keeps or drops each document before the planner reads it (policy mode)",
+        ),
+        Role.PROPOSER: RoleSpec(
+            estimator="rae",
+            grouping="call",
+            description="with questions='proposer': searches the whole world from an answer and "
+            "writes a question the RAG verifier answers",
         ),
     },
 )

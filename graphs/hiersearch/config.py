@@ -12,6 +12,7 @@ from typing import Literal, Self
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from sparring.graphs.curriculum import CurriculumSettings, check_level_shares
+from sparring.graphs.search.config import ProposerReward, SearchGameConfig
 from sparring.policy.base import SamplingParams
 from sparring.tools.search import SearchMode
 from sparring.tools.world import Kind
@@ -59,6 +60,39 @@ class HierSearchConfig(CurriculumSettings):
         le=2,
         description="Most hops a question has. Every 2-hop question needs both sources (one fact "
         "local, one web); 1-hop questions need one.",
+    )
+    questions: Literal["oracle", "proposer"] = Field(
+        default="oracle",
+        description="Who writes the planners' questions: 'oracle' (the fact table's, 2-hop ones "
+        "built to need both sources) or 'proposer' (self-play: the search game's proposer, told "
+        "an answer, searches the whole world, both halves, and writes a question; the search "
+        "game's filters and RAG verifier pass it only if it is answerable from the documents "
+        "the proposer found). Read by the warm-up: with 'proposer' it also teaches the proposer "
+        "and the verifier (`warmup_proposer_share`).",
+    )
+    proposer_reward: ProposerReward = Field(
+        default="inverse_solve_rate",
+        description="With questions='proposer': the proposer's pay for a verified question "
+        "the planners answer at rate p (the search game's rules: 'inverse_solve_rate' 1 - p, "
+        "'absolute_zero', 'learnability' 4p(1 - p)).",
+    )
+    proposer_params: SamplingParams = Field(
+        default=SamplingParams(max_new_tokens=80, top_p=0.9),
+        description="With questions='proposer': proposer sampling, per turn of its tool loop "
+        "(the search game's default).",
+    )
+    verifier_params: SamplingParams = Field(
+        default=SamplingParams(max_new_tokens=24, temperature=0.0),
+        description="With questions='proposer': RAG verifier sampling (greedy, so validity "
+        "does not depend on a coin flip).",
+    )
+    warmup_proposer_share: float = Field(
+        default=0.15,
+        ge=0,
+        le=1,
+        description="With questions='proposer': share of warm-up demonstrations from the search "
+        "game's (half its proposer's backward searches, half the forward searches the RAG "
+        "verifier plays).",
     )
     n_planners: int = Field(
         default=4, ge=1, description="Planner attempts per question, one GRPO group."
@@ -162,6 +196,24 @@ class HierSearchConfig(CurriculumSettings):
         if sum(self.warmup_shares.values()) <= 0:
             raise ValueError("warmup_shares must give some role a positive share")
         return self
+
+    def search_config(self) -> SearchGameConfig:
+        """The search game's settings the proposer, its filters and the RAG verifier play by
+        (questions='proposer'): this game's world, ranking and hop counts, the search game's
+        defaults for the rest."""
+        return SearchGameConfig(
+            world_articles=self.world_articles,
+            world_seed=self.world_seed,
+            search_mode=self.search_mode,
+            snippet_chars=self.snippet_chars,
+            min_hops=self.min_hops,
+            max_hops=self.max_hops,
+            proposer_reward=self.proposer_reward,
+            proposer=self.proposer_params,
+            verifier=self.verifier_params,
+            warmup_mix={h: share for h, share in self.warmup_mix.items() if h in self.hop_counts},
+            warmup_proposer_share=0.5,
+        )
 
     @property
     def hop_counts(self) -> list[int]:

@@ -18,6 +18,9 @@ Demonstrations (a tiny model can neither delegate nor search without them), from
   and the hop's article (what a refiner keeps);
 - sub-agent: search the hop's subject in its own source, answer the hop's value;
 - refiner: one document a sub-agent search returned, "yes" if it is the hop's article, else "no".
+With questions='proposer', a `warmup_proposer_share` of them are the search game's, on this
+game's training questions over the whole world: half the proposer's backward search from the
+answer, half the forward search the RAG verifier makes (it plays the search solver's loop).
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ from sparring.graphs.hiersearch.hierarchy import Hierarchy, PlannerAttempt, demo
 from sparring.graphs.hiersearch.prompts import agent_messages, planner_messages, refiner_messages
 from sparring.graphs.hiersearch.sources import Sources, sources_for, split_world
 from sparring.graphs.policies import Policies
+from sparring.graphs.search.heldout import backward_demonstration, solver_demonstration
+from sparring.graphs.search.library import library_for
+from sparring.graphs.search.prompts import proposer_messages, solver_messages
 from sparring.policy.base import Example, Policy, SamplingParams
 from sparring.roles.tool_loop import RESULT_CLOSE, RESULT_OPEN, demonstration_segments
 from sparring.tools.search import Hit, format_hits
@@ -102,9 +108,12 @@ def training_questions(cfg: HierSearchConfig, hops: int) -> tuple[Question, ...]
 def tasks(
     rng: random.Random, cfg: HierSearchConfig, hops: int | None = None
 ) -> dict[str, JsonValue]:
-    """One task: a question of `hops` hops (else drawn uniformly), its golds and its chain."""
+    """One task: a question of `hops` hops (else drawn uniformly), its golds and its chain; with
+    questions='proposer' only its answer, for the proposer to write a question to."""
     hops = rng.choice(cfg.hop_counts) if hops is None else hops
     question = rng.choice(training_questions(cfg, hops))
+    if cfg.questions == "proposer":
+        return {"answer": question.answers[0], "hops": hops}
     return {
         "question": question.text,
         "golds": list(question.answers),
@@ -205,6 +214,9 @@ def agent_demonstration(hop: Hop, sources: Sources, cfg: HierSearchConfig) -> st
 
 def demonstration(rng: random.Random, cfg: HierSearchConfig) -> Example:
     """One warm-up example for the planner, a sub-agent or the refiner (`warmup_shares`)."""
+    # Only proposer mode draws this number: the oracle mode's demonstrations stay as measured.
+    if cfg.questions == "proposer" and rng.random() < cfg.warmup_proposer_share:
+        return _search_demonstration(rng, cfg)
     sources = sources_for(cfg)
     roles = list(cfg.warmup_shares)
     role = rng.choices(roles, weights=[cfg.warmup_shares[r] for r in roles])[0]
@@ -228,3 +240,24 @@ def demonstration(rng: random.Random, cfg: HierSearchConfig) -> Example:
         sub_question(hop, sources.world), format_hits([document], cfg.snippet_chars)
     )
     return messages, word
+
+
+def _search_demonstration(rng: random.Random, cfg: HierSearchConfig) -> Example:
+    """A proposer's backward search or a verifier's forward one, on a training question (never
+    a held-out or probe one) of this game."""
+    scfg = cfg.search_config()
+    lib = library_for(scfg)
+    hops = rng.choice(cfg.hop_counts)
+    pool = training_questions(cfg, hops)
+    if rng.random() < 0.5:
+        for _ in range(8):  # a backward search finds a chain about half the time
+            question = rng.choice(pool)
+            assert question.answer_id is not None
+            completion = backward_demonstration(question.answer_id, hops, lib, scfg, rng)
+            if completion is not None:
+                messages = proposer_messages(question.answers[0], hops)
+                return messages, demonstration_segments(completion)
+    question = rng.choice(pool)
+    return solver_messages(question.text), demonstration_segments(
+        solver_demonstration(question, lib, scfg)
+    )

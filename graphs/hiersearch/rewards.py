@@ -16,6 +16,12 @@ Refiner, in 'policy' mode only (each judgement its own group, RAE): the planner'
 less `refiner_cost` for each document kept, so keeping what the answer needs and dropping the
 rest pays most; a judgement that is neither yes nor no gets `refiner_format_penalty`. The
 embedding refiner and 'off' make no calls and train nothing.
+
+Proposer, with questions='proposer' (one call per episode, RAE): the search game's rule
+(graphs/search/rewards.py `score_proposal`), the planners' exact match as the solve rate: a
+failed filter pays `format_penalty`, an unverified question nothing, a verified one 1 - p by
+default. A proposed question has no chain from the fact table, so every sub-agent on it is paid
+`agent_share` x the planner's exact match. The RAG verifier is never paid.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 from sparring.graphs.game import Payout, Scoring
 from sparring.graphs.hiersearch.config import HierSearchConfig
 from sparring.graphs.hiersearch.hierarchy import AGENT_ROLES, AgentReport, PlannerAttempt
+from sparring.graphs.search.rewards import score_proposal
 from sparring.messages import Role, Verdict
 from sparring.roles.call import Call
 from sparring.tools.answer import exact_match, normalize_answer
@@ -43,9 +50,34 @@ def checkable_hop(question: str, chain: Sequence[Hop]) -> Hop | None:
 
 
 def score(state: dict[str, Any], calls: Sequence[Call], cfg: HierSearchConfig) -> Scoring:
-    """Pay every planner, sub-agent and refiner call of one finished hiersearch episode."""
+    """Pay every planner, sub-agent and refiner call of one finished hiersearch episode (and
+    the proposer's, with questions='proposer')."""
     hops = int(state["hops"])
-    chain = [Hop.model_validate(h) for h in state["chain"]]
+    if "proposal" in state:
+        verification = state.get("verification")
+        played = verification is not None and verification.valid
+        planners = _planners(state, cfg) if played else None
+        pay, said, proposed = score_proposal(
+            state["proposal"],
+            verification,
+            planners.stats["em"] if planners is not None else None,
+            hops,
+            cfg.search_config(),
+        )
+        if planners is None:
+            return Scoring(payouts=[pay], verdicts=said, stats=proposed)
+        return Scoring(
+            payouts=[pay, *planners.payouts],
+            verdicts=said + planners.verdicts,
+            stats=proposed | planners.stats,
+        )
+    return _planners(state, cfg)
+
+
+def _planners(state: dict[str, Any], cfg: HierSearchConfig) -> Scoring:
+    """The planners', sub-agents' and refiner's pay for the attempts at one question."""
+    hops = int(state["hops"])
+    chain = [Hop.model_validate(h) for h in state.get("chain", [])]
     attempts: list[PlannerAttempt] = state.get("attempts", [])
     payouts: list[Payout] = []
     verdicts: list[Verdict] = []

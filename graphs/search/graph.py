@@ -46,7 +46,9 @@ __all__ = [
     "SearchState",
     "attempt_question",
     "build",
+    "propose_question",
     "start",
+    "verify_proposal",
 ]
 
 
@@ -123,45 +125,16 @@ def build(policies: Policies, cfg: SearchGameConfig, library: Library | None = N
     proposer, solver = policies.for_role(Role.PROPOSER), policies.for_role(Role.SOLVER)
     verifier = policies.for_role(Role.VERIFIER)
 
-    def search_tool() -> SearchTool:
-        return SearchTool(lib.searcher, k=cfg.proposer_k, max_chars=cfg.snippet_chars)
-
     async def propose(state: SearchState) -> dict[str, Any]:
-        tool, hops = search_tool(), state["hops"]
-        result = await run_tool_loop(
-            proposer,
-            Role.PROPOSER,
-            proposer_messages(state["answer"], hops),
-            {"search": tool},
-            cfg.proposer,
-            max_turns=cfg.max_turns(hops),
-            budget=cfg.budget,
-        )
-        queries = [q for q, _ in tool.calls]
-        checks = check_proposal(result.outcome, result.answer, queries, state["answer"], hops, cfg)
-        proposal = Proposal(
-            call_id=result.call.id,
-            outcome=result.outcome,
-            question=result.answer,
-            queries=queries,
-            document_ids=[d.id for d in tool.documents],
-            checks=checks,
-        )
-        return {"proposal": proposal}
+        return {
+            "proposal": await propose_question(proposer, state["answer"], state["hops"], lib, cfg)
+        }
 
     async def verify(state: SearchState) -> dict[str, Any]:
         proposal = state["proposal"]
-        assert proposal.question is not None  # the format filter passed
-        documents = _documents(lib, proposal.document_ids)
-        rng = random.Random(f"noise/{state['answer']}/{proposal.question}")
-        noise = [
-            Hit(p.id, p.title, p.text, 0.0)
-            for p in lib.noise(proposal.document_ids, cfg.noise_docs, rng)
-        ]
-        verdict = await verify_question(
-            verifier, proposal.question, documents, noise, [state["answer"]], state["hops"], cfg,
-            rng,
-        )  # fmt: skip
+        verdict = await verify_proposal(
+            verifier, proposal, state["answer"], state["hops"], lib, cfg
+        )
         return {"verification": verdict}
 
     async def solve(payload: dict[str, Any]) -> dict[str, Any]:
@@ -198,6 +171,49 @@ def build(policies: Policies, cfg: SearchGameConfig, library: Library | None = N
     graph.add_conditional_edges("verify", fan_out, ["solve", END])
     graph.add_edge("solve", END)
     return graph.compile()
+
+
+async def propose_question(
+    policy: Policy, answer: str, hops: int, lib: Library, cfg: SearchGameConfig
+) -> Proposal:
+    """One proposer tool loop from the gold `answer` over the library, and the filters' checks
+    of the question it wrote (the hiersearch game's proposer plays this too)."""
+    tool = SearchTool(lib.searcher, k=cfg.proposer_k, max_chars=cfg.snippet_chars)
+    result = await run_tool_loop(
+        policy,
+        Role.PROPOSER,
+        proposer_messages(answer, hops),
+        {"search": tool},
+        cfg.proposer,
+        max_turns=cfg.max_turns(hops),
+        budget=cfg.budget,
+    )
+    queries = [q for q, _ in tool.calls]
+    return Proposal(
+        call_id=result.call.id,
+        outcome=result.outcome,
+        question=result.answer,
+        queries=queries,
+        document_ids=[d.id for d in tool.documents],
+        checks=check_proposal(result.outcome, result.answer, queries, answer, hops, cfg),
+    )
+
+
+async def verify_proposal(
+    policy: Policy, proposal: Proposal, answer: str, hops: int, lib: Library, cfg: SearchGameConfig
+) -> RagVerdict:
+    """The RAG check of a proposal that passed the filters: every document the proposer's
+    searches returned, plus noise drawn from the rest of the library (seeded by the episode)."""
+    assert proposal.question is not None  # the format filter passed
+    rng = random.Random(f"noise/{answer}/{proposal.question}")
+    noise = [
+        Hit(p.id, p.title, p.text, 0.0)
+        for p in lib.noise(proposal.document_ids, cfg.noise_docs, rng)
+    ]
+    documents = _documents(lib, proposal.document_ids)
+    return await verify_question(
+        policy, proposal.question, documents, noise, [answer], hops, cfg, rng
+    )
 
 
 async def attempt_question(

@@ -31,7 +31,7 @@ from sparring.messages import Role, Verdict
 from sparring.roles.call import Call
 from sparring.roles.rewards import proposer_reward
 
-__all__ = ["proposer_reward", "score"]
+__all__ = ["proposer_reward", "score", "score_proposal"]
 
 
 def score(state: dict[str, Any], calls: Sequence[Call], cfg: SearchGameConfig) -> Scoring:
@@ -39,9 +39,31 @@ def score(state: dict[str, Any], calls: Sequence[Call], cfg: SearchGameConfig) -
     hops = int(state["hops"])
     attempts: list[Attempt] = state.get("attempts", [])
     if "proposal" not in state:  # an oracle question (questions='oracle'): solvers only
-        payouts, verdicts, stats = _solvers(attempts, hops)
-        return Scoring(payouts=payouts, verdicts=verdicts, stats={"hops": float(hops), **stats})
-    proposal: Proposal = state["proposal"]
+        paid, said, solver_only = _solvers(attempts, hops)
+        return Scoring(payouts=paid, verdicts=said, stats={"hops": float(hops), **solver_only})
+    verification: RagVerdict | None = state.get("verification")
+    payouts: list[Payout] = []
+    solved: list[Verdict] = []
+    solver_stats: dict[str, float] = {}
+    if verification is not None and verification.valid:
+        payouts, solved, solver_stats = _solvers(attempts, hops)
+    pay, verdicts, stats = score_proposal(
+        state["proposal"], verification, solver_stats.get("solve_rate"), hops, cfg
+    )
+    return Scoring(payouts=[pay, *payouts], verdicts=verdicts + solved, stats=stats | solver_stats)
+
+
+def score_proposal(
+    proposal: Proposal,
+    verification: RagVerdict | None,
+    solve_rate: float | None,
+    hops: int,
+    cfg: SearchGameConfig,
+) -> tuple[Payout, list[Verdict], dict[str, float]]:
+    """The proposer's payout, verdicts and stats for one proposal: `verification` is None when
+    a filter failed (no check ran), `solve_rate` None when the question was not verified (no
+    solver ran). The hiersearch game pays its proposer by this rule too, its planners' exact
+    match as the solve rate."""
     pid = proposal.call_id
     verdicts = [
         Verdict(
@@ -55,23 +77,19 @@ def score(state: dict[str, Any], calls: Sequence[Call], cfg: SearchGameConfig) -
         failed = ", ".join(c.name for c in proposal.checks if not c.ok)
         reason = f"filters failed ({failed}); no verifier or solver ran"
         stats |= {"valid": 0.0, f"valid/h{hops}": 0.0, "filtered": 1.0}
-        return Scoring(
-            payouts=[_pay(pid, cfg.format_penalty, reason)], verdicts=verdicts, stats=stats
-        )
-    verification: RagVerdict = state["verification"]
+        return _pay(pid, cfg.format_penalty, reason), verdicts, stats
+    if verification is None:
+        raise ValueError("a proposal that passed the filters needs its RAG verdict")
     verdicts.append(_rag(verification, pid))
     if not verification.valid:
         reason = f"not verified: {verification.reason}; no solver ran"
         stats |= {"valid": 0.0, f"valid/h{hops}": 0.0, "filtered": 0.0}
-        return Scoring(
-            payouts=[_pay(pid, cfg.unverified_reward, reason)], verdicts=verdicts, stats=stats
-        )
-    payouts, solved, solver_stats = _solvers(attempts, hops)
-    reward, reason = proposer_reward(cfg.proposer_reward, solver_stats["solve_rate"])
-    stats |= {"valid": 1.0, f"valid/h{hops}": 1.0, "filtered": 0.0, **solver_stats}
-    return Scoring(
-        payouts=[_pay(pid, reward, reason), *payouts], verdicts=verdicts + solved, stats=stats
-    )
+        return _pay(pid, cfg.unverified_reward, reason), verdicts, stats
+    if solve_rate is None:
+        raise ValueError("a verified proposal needs its solve rate")
+    reward, reason = proposer_reward(cfg.proposer_reward, solve_rate)
+    stats |= {"valid": 1.0, f"valid/h{hops}": 1.0, "filtered": 0.0}
+    return _pay(pid, reward, reason), verdicts, stats
 
 
 def _solvers(
