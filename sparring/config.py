@@ -28,6 +28,7 @@ __all__ = [
     "LoopConfig",
     "PolicyConfig",
     "RunConfig",
+    "SupervisorConfig",
     "WorkerConfig",
     "apply_overrides",
     "config_error",
@@ -97,6 +98,28 @@ class LoopConfig(_Section):
     plot_every_s: float = Field(30.0, gt=0, description="How often to redraw the PNG plots.")
 
 
+class SupervisorConfig(_Section):
+    """How `sparring run` keeps its processes alive: a worker, the trainer or the embedded
+    nats-server that dies is started again (the trainer from its checkpoint), waiting longer
+    after each restart, until one process has been restarted too often in a minute."""
+
+    max_restarts_per_minute: int = Field(
+        5,
+        ge=0,
+        description="Restarts of one process within 60 s after which its next death stops the "
+        "run with the reason (0: never restart; any death stops the run).",
+    )
+    backoff_s: float = Field(
+        1.0,
+        ge=0,
+        description="Wait before restarting a process that died; doubled for each of its "
+        "restarts in the last minute.",
+    )
+    max_backoff_s: float = Field(
+        30.0, ge=0, description="The longest wait before a restart, however many came before."
+    )
+
+
 class RunConfig(_Section):
     """Everything `sparring run` needs. Sections go to their components unchanged."""
 
@@ -115,6 +138,9 @@ class RunConfig(_Section):
     worker: WorkerConfig = Field(default_factory=WorkerConfig, description="Rollout workers.")
     trainer: TrainerConfig = Field(default_factory=TrainerConfig, description="The trainer.")
     bus: BusConfig = Field(default_factory=BusConfig, description="NATS connection.")
+    supervisor: SupervisorConfig = Field(
+        default_factory=SupervisorConfig, description="Restarting processes that die."
+    )
 
 
 def load_config(

@@ -11,7 +11,8 @@ name groups with '/', `group/label` (arith: `acc_greedy/d1`, `acc_sampled/d1`; a
 without '/' is its own group, on row "all"), rows sorted naturally (d2 before d10), and the
 first group again as it was at the first evaluation. Per role, the trainer's cumulative sample
 counts (`trained/<role>`, `skipped_*/<role>`, `dropped_*/<role>`) get a table of their own, and a
-worker that published `failed: 1.0` is shown in red, pointing at its log.
+worker that published `failed: 1.0` is shown in red, pointing at its log. Each process the
+launcher restarted gets a yellow line: how often, and how it last ended (source "supervisor").
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class Dashboard:
         self.latest: dict[str, Metric] = {}
         self.version = 0
         self.first_eval: Metric | None = None
+        self.restarts: dict[str, tuple[int, str]] = {}  # process -> (restarts, the last's words)
 
     def add(self, metric: Metric) -> None:
         self.latest[metric.source] = metric
@@ -89,6 +91,10 @@ class Dashboard:
             self.version = max(self.version, metric.step)
         if metric.source == "eval" and self.first_eval is None:
             self.first_eval = metric
+        if metric.source == "supervisor":
+            for key, count in metric.values.items():
+                if key.startswith("restarts/"):
+                    self.restarts[key.removeprefix("restarts/")] = (int(count), metric.note)
 
     def workers(self) -> dict[str, float]:
         """Worker figures: rates summed over workers, everything else averaged."""
@@ -143,6 +149,7 @@ class Dashboard:
             shown = {g: r for g, r in groups.items() if g == first or _ALL in r}
             bits += [f"{_key(g, k)}={v:.2f}" for g, r in shown.items() for k, v in r.items()]
         bits += [f"{m.source}=FAILED" for m in self._failed()]
+        bits += [f"{name}_restarts={n}" for name, (n, _) in sorted(self.restarts.items())]
         return " ".join(bits)
 
     def _failed(self) -> list[Metric]:
@@ -153,10 +160,15 @@ class Dashboard:
         ]
 
     def _failures(self) -> list[Text]:
-        return [
+        failed = [
             Text(f"{m.source} failed: see logs/{m.source}.log", style="bold red")
             for m in self._failed()
         ]
+        restarted = [
+            Text(f"restarted {name} {n}x, last: {note}", style="yellow")
+            for name, (n, note) in sorted(self.restarts.items())
+        ]
+        return failed + restarted
 
     def _counts_table(self, values: dict[str, float]) -> Table | None:
         """Samples per role: trained, and skipped or dropped with the reason (cumulative)."""

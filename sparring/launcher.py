@@ -4,8 +4,11 @@ It resolves and saves the config, makes sure there is a model to start from, sta
 NATS server (or uses --nats), then the trainer and the rollout workers as their own processes,
 and, in this process, the evaluator, the inspector and the live dashboard. Metrics from every
 process arrive over the bus; they are written to `metrics.jsonl` and drawn as PNG curves in the
-run directory. Ctrl-C (or the time limit) stops the children in order, each finishing cleanly;
-`sparring run --resume RUN_DIR` continues from the trainer's last checkpoint.
+run directory. A child or the embedded server that dies is started again (the trainer from its
+checkpoint), within the caps of `supervisor` (sparring/supervisor.py). No child outlives the
+launcher, however it ends (sparring/parent_death.py). Ctrl-C (or the time limit) stops the
+children in order, each finishing cleanly; `sparring run --resume RUN_DIR` continues from the
+trainer's last checkpoint.
 
 Run directory:
     config.yaml  resolved config        nats/      JetStream store (streams, KV, weights)
@@ -43,38 +46,16 @@ from sparring.export import export_final
 from sparring.graphs import Game, load_game
 from sparring.messages import Metric
 from sparring.model_cache import ensure_model, quiet_transformers
+from sparring.parent_death import die_with_parent
 from sparring.plots import plot_run
+from sparring.supervisor import Restarts, exit_text, restart_record
 
 __all__ = ["exit_text", "main", "resolve"]
 
 _STOP_GRACE_S = 30.0
 _SERVER_LOST_S = 15.0
 """The run stops once NATS has been unreachable this long: every part of it needs the server."""
-
-_SIGNAL_WORDS = {
-    signal.SIGKILL: "killed (SIGKILL; out of memory?)",
-    signal.SIGTERM: "terminated (SIGTERM)",
-    signal.SIGINT: "interrupted (SIGINT)",
-    signal.SIGSEGV: "crashed (SIGSEGV: a segmentation fault)",
-    signal.SIGABRT: "aborted (SIGABRT)",
-    signal.SIGBUS: "crashed (SIGBUS)",
-}
-
-
-def exit_text(code: int | None) -> str:
-    """A child's exit status in words: "exited with code 1", "killed (SIGKILL; out of
-    memory?)" for -9 (asyncio's way of saying a signal ended it) and for a shell's 137."""
-    if code is None:
-        return "still running"
-    if code < 0 or code > 128:
-        number = -code if code < 0 else code - 128
-        try:
-            sig = signal.Signals(number)
-        except ValueError:
-            return f"exited with code {code}" if code > 0 else f"ended by signal {number}"
-        words = _SIGNAL_WORDS.get(sig, f"ended by {sig.name}")
-        return words if code < 0 else f"exited with code {code} (128 + {sig.name}: {words})"
-    return f"exited with code {code}"
+_SERVER = "nats-server"
 
 
 def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path]:
@@ -125,6 +106,9 @@ class Launcher:
         self.console = make_console()
         self.dashboard = Dashboard(self.run)
         self.children: dict[str, asyncio.subprocess.Process] = {}
+        self.commands: dict[str, list[str]] = {}
+        self.restarts: dict[str, Restarts] = {}  # by process name, once it has died
+        self._records: set[asyncio.Task[None]] = set()  # restart records being published
         self.stop = asyncio.Event()
         self.stop_reason = ""
         self.trainer_config = config.trainer  # with the game's declared estimators, in main
@@ -204,15 +188,29 @@ class Launcher:
             await self._spawn(f"worker-{i}", cmd)
 
     async def _spawn(self, name: str, cmd: list[str]) -> None:
+        self.commands[name] = cmd
+        await self._start(name)
+
+    async def _start(self, name: str) -> None:
+        """Start (or start again: the trainer then resumes from its checkpoint) one child."""
         log = (self.run_dir / "logs" / f"{name}.log").open("ab")
         # A new session: a Ctrl-C in the terminal reaches only the launcher, which then stops
         # the children in order (workers first, the trainer last, so it checkpoints what it has).
         # The bus config travels in the environment: credentials stay off the command line
         # (and out of config.yaml, where they are masked).
         env = os.environ | {"SPARRING_BUS_CONFIG": self.config.bus.revealed_json()}
+        # SIGKILL when the launcher dies however it died (no orphan holding a core): a killed
+        # worker loses only unpublished episodes, a killed trainer its uncommitted steps, whose
+        # samples are redelivered to the next trainer and trained once.
         self.children[name] = await asyncio.create_subprocess_exec(
-            *cmd, stdout=log, stderr=log, start_new_session=True, env=env
+            *self.commands[name],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            env=env,
+            preexec_fn=die_with_parent(signal.SIGKILL),
         )
+        log.close()  # the child holds its own copy
 
     async def _start_inspector(self, url: str, stack: contextlib.AsyncExitStack) -> None:
         from sparring.inspector import serve_inspector
@@ -232,15 +230,21 @@ class Launcher:
         loop.add_signal_handler(signal.SIGINT, self._request_stop, "interrupted (Ctrl-C)")
         loop.add_signal_handler(signal.SIGTERM, self._request_stop, "terminated")
         collector = asyncio.create_task(self._collect(bus))
-        evaluating = asyncio.create_task(evaluator.run(self.stop))
+        evaluating = asyncio.create_task(self._evaluate_live(evaluator))
+        supervising = [
+            asyncio.create_task(self._watch_server(bus)),
+            *(asyncio.create_task(self._supervise(bus, n)) for n in self.children),
+        ]
         tasks = [
             asyncio.create_task(self._deadline()),
             asyncio.create_task(self._plot_every()),
-            asyncio.create_task(self._watch_server(bus)),
-            *(asyncio.create_task(self._child_exit(n, p)) for n, p in self.children.items()),
+            *supervising,
         ]
         try:
             await self._show()
+            for task in supervising:  # nothing is started again while the run stops
+                task.cancel()
+            await asyncio.gather(*supervising, return_exceptions=True)
             # In this order, so that metrics.jsonl ends complete: the children stop (the
             # trainer's last steps report), the final evaluation runs, then the collector goes.
             await self._stop_children()
@@ -312,18 +316,31 @@ class Launcher:
         if max_versions is not None and self.dashboard.version >= max_versions:
             self._request_stop(f"reached policy version {max_versions}")
 
+    async def _evaluate_live(self, evaluator: Evaluator) -> None:
+        """The evaluator for the whole run: while the embedded server restarts, its watch of
+        the policy versions fails; it then follows them again (a restart is not the end)."""
+        while not self.stop.is_set():
+            try:
+                await evaluator.run(self.stop)
+                return
+            except BusError as e:
+                self.console.print(f"[yellow]evaluator: following again after {e}[/]")
+                await self._sleep_unless_stopped(2.0)
+
     async def _watch_server(self, bus: Bus) -> None:
-        """Stop the run with the reason when NATS dies (the embedded server's process exits)
-        or stays unreachable for `_SERVER_LOST_S`: without it a dead server went unnoticed
-        until a worker failed half a minute later, and the run ended in a traceback."""
+        """Start the embedded nats-server again when it dies (same port, same store: clients
+        reconnect by themselves and JetStream keeps what it acked), and stop the run with the
+        reason past the restart cap, or when NATS stays unreachable for `_SERVER_LOST_S`:
+        without this a dead server went unnoticed until a worker failed half a minute later,
+        and the run ended in a traceback."""
         away = 0.0
         while True:
             await asyncio.sleep(1.0)
             if self.server is not None and not self.server.running:
-                self.server_lost = True
-                log = self.server.log_file
-                self._request_stop(f"failed: the embedded nats-server stopped (its log: {log})")
-                return
+                if not await self._restart_server(bus, self.server):
+                    return
+                away = 0.0
+                continue
             away = 0.0 if bus.connected else away + 1.0
             if away >= _SERVER_LOST_S:
                 self.server_lost = True
@@ -341,14 +358,78 @@ class Launcher:
             await asyncio.sleep(self.config.loop.plot_every_s)
             await asyncio.to_thread(plot_run, self.run_dir)
 
-    async def _child_exit(self, name: str, proc: asyncio.subprocess.Process) -> None:
-        code = await proc.wait()
-        if not self.stop.is_set():
+    async def _restart_server(self, bus: Bus, server: EmbeddedServer) -> bool:
+        """Start the dead embedded server again, after its back-off; False (the run stopping,
+        with the reason past the cap) when it is not running again."""
+        how = exit_text(server.exit_code)
+        while True:
+            restarts = self.restarts.setdefault(_SERVER, Restarts(self.config.supervisor))
+            delay = restarts.next_delay(time.monotonic())
+            if delay is None:
+                self.server_lost = True
+                log = server.log_file
+                reason = f"{restarts.cap_text()} (its log: {log})"
+                self._request_stop(f"failed: the embedded nats-server {how}; {reason}")
+                return False
+            record = restart_record(
+                self.run, _SERVER, server.exit_code, restarts, delay, self.dashboard.version
+            )
+            self.console.print(f"[yellow]{record.note}[/]")
+            if not await self._sleep_unless_stopped(delay):
+                self.server_lost = True
+                return False
+            try:
+                await server.start()
+            except BusError as e:  # e.g. its port taken meanwhile: counts as one more death
+                how = f"did not start again ({e})"
+                self.console.print(f"[red]the embedded nats-server {how}[/]")
+                continue
+            self._publish_record(bus, record)  # now that there is a server to take it
+            return True
+
+    async def _supervise(self, bus: Bus, name: str) -> None:
+        """Start `name` again each time it dies while the run goes on, after its back-off;
+        stop the run with the reason once it is past the cap, or when it exits cleanly (0)
+        before the end, which no child does on its own."""
+        while True:
+            code = await self.children[name].wait()
+            if self.stop.is_set():
+                return
             log = self.run_dir / "logs" / f"{name}.log"
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
             how = exit_text(code)
             self.console.print(f"[red]{name} {how}[/]; its log ends:\n{tail}")
-            self._request_stop(f"failed: {name} {how} (log: {log})")
+            restarts = self.restarts.setdefault(name, Restarts(self.config.supervisor))
+            delay = None if code == 0 else restarts.next_delay(time.monotonic())
+            if delay is None:
+                why = "before the run ended" if code == 0 else restarts.cap_text()
+                self._request_stop(f"failed: {name} {how}; {why} (log: {log})")
+                return
+            record = restart_record(self.run, name, code, restarts, delay, self.dashboard.version)
+            self.console.print(f"[yellow]{record.note}[/]")
+            self._publish_record(bus, record)
+            if not await self._sleep_unless_stopped(delay):
+                return
+            await self._start(name)
+
+    def _publish_record(self, bus: Bus, record: Metric) -> None:
+        """Publish a restart record without holding up the restart (NATS may be away too)."""
+
+        async def publish() -> None:
+            try:
+                await bus.publish(record)
+            except BusError as e:
+                self.console.print(f"[yellow]restart record not published: {e}[/]")
+
+        task = asyncio.create_task(publish())
+        self._records.add(task)
+        task.add_done_callback(self._records.discard)
+
+    async def _sleep_unless_stopped(self, seconds: float) -> bool:
+        """Wait `seconds`; False at once if the run is stopping meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), seconds)
+        return not self.stop.is_set()
 
     def _request_stop(self, reason: str) -> None:
         if not self.stop.is_set():

@@ -55,10 +55,11 @@ __all__ = [
     "role_name",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Bumped on any change a reader of the previous version could misread (3: ToolCall.data and
 DeadLetter.truncated/original_size, fields a v2 reader would refuse as unknown; 4: Turn.call_id,
-which a tool call's data names to nest a sub-agent's turn under it)."""
+which a tool call's data names to nest a sub-agent's turn under it; 5: Metric.note, the words of
+a restart record)."""
 
 
 def new_id() -> str:
@@ -310,6 +311,12 @@ class Metric(_Message):
     source: str = Field(description="Who measured: 'trainer', 'worker-0', 'eval', ...")
     step: int = Field(ge=0, description="Trainer step (or policy version) it refers to.")
     values: dict[str, float] = Field(description="The figures, e.g. {'loss': 0.12}.")
+    note: str = Field(
+        "",
+        max_length=2000,
+        description="Words that go with the figures, e.g. why the launcher restarted a process "
+        "('trainer killed (SIGKILL; out of memory?)').",
+    )
     time: float = Field(default_factory=time.time, description="Unix time of measurement.")
 
 

@@ -97,3 +97,18 @@ def test_a_failed_worker_is_shown_loudly_and_left_out_of_the_worker_averages() -
     assert "worker-1 failed: see logs/worker-1.log" in _text(d)
     assert "failed" not in d.workers()
     assert "worker-1=FAILED" in d.line()
+
+
+def test_each_restarted_process_gets_a_line_with_its_count_and_last_cause() -> None:
+    from sparring.config import SupervisorConfig
+    from sparring.supervisor import Restarts, restart_record
+
+    d = Dashboard("r")
+    restarts = Restarts(SupervisorConfig())
+    for code in (-9, 1):
+        delay = restarts.next_delay(0.0)
+        assert delay is not None
+        d.add(restart_record("r", "trainer", code, restarts, delay, step=3))
+    text = " ".join(_text(d).split())
+    assert "restarted trainer 2x, last: trainer exited with code 1: restart 2" in text
+    assert d.line().endswith("trainer_restarts=2")

@@ -1,6 +1,7 @@
 """A dead nats-server is noticed and said in words (issue 11's faults): a worker ends with one
-clear error instead of a traceback that says a retry is safe, the launcher stops the run with
-the reason, and child exit statuses read "killed (SIGKILL; out of memory?)", not "code -9".
+clear error instead of a traceback that says a retry is safe, the launcher starts its embedded
+server again (or stops the run with the reason past the cap, or when an external NATS stays
+away), and child exit statuses read "killed (SIGKILL; out of memory?)", not "code -9".
 Real nats-servers, really stopped; the arith game with a scripted policy in process, and the
 worker process itself with the tiny real model.
 """
@@ -15,13 +16,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_trainer_support import until
 
 from sparring.bus import Bus, BusConfig, EmbeddedServer
 from sparring.bus.errors import ConnectionLostError
-from sparring.config import RunConfig, WorkerConfig
+from sparring.config import RunConfig, SupervisorConfig, WorkerConfig
 from sparring.graphs import load_game
 from sparring.launcher import Launcher, exit_text
-from sparring.messages import Episode, PolicyVersion
+from sparring.messages import Episode, Metric, PolicyVersion
 from sparring.policy import ScriptedPolicy, build_tiny_model
 
 FAST = BusConfig(publish_timeout_s=0.5, connect_timeout_s=1.0)
@@ -129,10 +131,43 @@ async def test_the_worker_process_ends_with_a_clear_error_and_no_traceback_when_
     assert "Traceback" not in text, text[-3000:]
 
 
-async def test_the_launcher_stops_the_run_with_the_reason_when_its_embedded_server_dies(
+async def test_the_launcher_restarts_its_dead_embedded_server_on_the_same_port_and_store(
     tmp_path: Path, run_name: str
 ) -> None:
-    launcher = Launcher(RunConfig(run=run_name), tmp_path, None)
+    config = RunConfig(run=run_name, supervisor=SupervisorConfig(backoff_s=0.1))
+    launcher = Launcher(config, tmp_path, None)
+    server = launcher.server = EmbeddedServer(tmp_path / "nats")
+    url = await server.start()
+    bus = await Bus.connect(url, run=run_name, config=FAST, name="launcher")
+    watching = asyncio.create_task(launcher._watch_server(bus))
+    try:
+        kept = Metric(run=run_name, source="test", step=1, values={"x": 1.0})
+        await bus.publish(kept)
+        assert server._proc is not None
+        server._proc.kill()  # what kill -9 does
+        await until(lambda: "nats-server" in launcher.restarts and server.running, 10)
+        assert server.url == url and not launcher.stop.is_set()
+        # The launcher's own connection comes back by itself; what was acked is still there,
+        # and the restart is on the record, in words.
+        await until(lambda: bus.connected, 10)
+        metrics = bus.follow(Metric, from_start=True)
+        first = await asyncio.wait_for(anext(metrics), 10)
+        record = await asyncio.wait_for(anext(metrics), 10)
+        await metrics.aclose()  # type: ignore[attr-defined]
+        assert first.id == kept.id
+        assert record.source == "supervisor" and record.values["restarts/nats-server"] == 1
+        assert record.note.startswith("nats-server killed (SIGKILL; out of memory?): restart 1")
+    finally:
+        watching.cancel()
+        await bus.close()
+        await server.stop()
+
+
+async def test_the_launcher_stops_the_run_with_the_reason_when_its_server_may_not_restart(
+    tmp_path: Path, run_name: str
+) -> None:
+    config = RunConfig(run=run_name, supervisor=SupervisorConfig(max_restarts_per_minute=0))
+    launcher = Launcher(config, tmp_path, None)
     server = launcher.server = EmbeddedServer(tmp_path / "nats")
     await server.start()
     bus = await Bus.connect(server.url, run=run_name, config=FAST, name="launcher")
@@ -140,9 +175,12 @@ async def test_the_launcher_stops_the_run_with_the_reason_when_its_embedded_serv
     try:
         await asyncio.sleep(1.5)
         assert not launcher.stop.is_set()  # a live server is left alone
-        await server.stop()
+        assert server._proc is not None
+        server._proc.kill()
         await asyncio.wait_for(launcher.stop.wait(), 5)
-        assert launcher.stop_reason.startswith("failed: the embedded nats-server stopped")
+        assert launcher.stop_reason.startswith(
+            "failed: the embedded nats-server killed (SIGKILL; out of memory?); restarts are off"
+        )
         assert str(server.log_file) in launcher.stop_reason
         assert launcher.server_lost
         await asyncio.wait_for(watching, 1)
