@@ -7,7 +7,8 @@ through it):
 
 plus, as a game grows: `Scoring` and `Verdict` (checked outcomes and per-episode figures for the
 record), `Call` (what `score` receives), `ChatMessage`, `SamplingParams`, `Task`, `TaskSource`
-and `EpisodeOutcome` (an adaptive curriculum), `NoConfig`. A worker uses the rest:
+and `EpisodeOutcome` (an adaptive curriculum), `NoConfig`, `Readiness` (a warm-up check
+that reports its figures). A worker uses the rest:
 
     game = load_game("arith")            # or "path/to/game.py", or "module:attr"
     cfg = game.config_model.model_validate(section)
@@ -22,7 +23,7 @@ Recording internals live in `sparring.graphs.recording`.
 
 from sparring.credit import RoleSpec
 from sparring.graphs.episode import EpisodeOutcome, play_episode
-from sparring.graphs.game import Game, NoConfig, Payout, Scoring, TaskSource
+from sparring.graphs.game import Game, NoConfig, Payout, Readiness, Scoring, TaskSource
 from sparring.graphs.loading import BUILTIN_GAMES, builtin_games, load_game
 from sparring.graphs.policies import Policies
 from sparring.messages import ChatMessage, Task, Verdict
@@ -38,6 +39,7 @@ __all__ = [
     "NoConfig",
     "Payout",
     "Policies",
+    "Readiness",
     "RoleSpec",
     "SamplingParams",
     "Scoring",

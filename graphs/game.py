@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from sparring.graphs.episode import EpisodeOutcome
     from sparring.graphs.policies import Policies
 
-__all__ = ["Game", "NoConfig", "Payout", "Scoring", "TaskSource"]
+__all__ = ["Game", "NoConfig", "Payout", "Readiness", "Scoring", "TaskSource"]
 
 
 class TaskSource(Protocol):
@@ -86,6 +86,26 @@ class Scoring(BaseModel):
     stats: dict[str, float] = Field(default={}, description="Per-episode figures (averaged).")
 
 
+class Readiness(BaseModel):
+    """A readiness check's answer with the figures behind it, so a long warm-up can say how far
+    it is (a game's `ready` may return this or a plain bool)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ready: bool = Field(description="Whether the policy is ready for RL.")
+    figures: dict[str, float] = Field(default={}, description="What was measured, by name.")
+    needs: dict[str, float] = Field(default={}, description="The bar each figure must reach.")
+
+    def summary(self) -> str:
+        """One line: each figure against its bar, then the verdict."""
+        parts = [
+            f"{name} {value:.2f}"
+            + (f" (needs {self.needs[name]:.2f})" if name in self.needs else "")
+            for name, value in self.figures.items()
+        ]
+        return ", ".join(parts) + (": ready" if self.ready else ": not yet")
+
+
 Build = Callable[["Policies", Any], Any]
 Start = Callable[[Task, Any], dict[str, Any]]
 Score = Callable[[dict[str, Any], Sequence[Call], Any], "Scoring | Sequence[Payout]"]
@@ -93,7 +113,7 @@ MakeSource = Callable[..., TaskSource]
 """(cfg, seed) -> a TaskSource; with `stateful_source`, (cfg, seed, state_dir)."""
 MakeTask = Callable[[random.Random, Any], dict[str, JsonValue]]
 Evaluate = Callable[[Policy, Any], Awaitable[dict[str, float]]]
-Ready = Callable[[Policy, Any], Awaitable[bool]]
+Ready = Callable[[Policy, Any], Awaitable["bool | Readiness"]]
 Demonstrate = Callable[[random.Random, Any], Example]
 """(rng, cfg) -> a prompt and the completion to learn: a text, or (text, learned) segments
 when it holds tool output (`sparring.roles.tool_loop.demonstration_segments` makes them)."""
@@ -266,9 +286,15 @@ class Game:
 
     async def ready(self, policy: Policy, cfg: Any) -> bool:
         """Whether a warming-up policy is ready for RL (no check: False, warm up to the cap)."""
+        return (await self.readiness(policy, cfg)).ready
+
+    async def readiness(self, policy: Policy, cfg: Any) -> Readiness:
+        """The readiness check's answer with its figures (none when the game's check returns
+        a bare bool)."""
         if self._ready is None:
-            return False
-        return bool(await self._ready(policy, cfg))
+            return Readiness(ready=False)
+        said = await self._ready(policy, cfg)
+        return said if isinstance(said, Readiness) else Readiness(ready=bool(said))
 
     def demonstrations(self, rng: random.Random, cfg: Any) -> Example:
         """One supervised warm-up example: a prompt and the completion to learn."""

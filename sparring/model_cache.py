@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sparring.config import PolicyConfig
-from sparring.graphs import Game
+from sparring.graphs import Game, Readiness
 from sparring.policy.warmup import WarmupReport
 
 __all__ = ["cache_root", "ensure_model", "quiet_transformers", "warm_up_on_game"]
@@ -106,15 +106,23 @@ def warm_up_on_game(
     def draw(rng: random.Random) -> Any:
         return game.demonstrations(rng, game_config)
 
+    checks = 0
+
     def ready(model: Any, tokenizer: Any) -> bool:
-        async def check() -> bool:
+        nonlocal checks
+        checks += 1
+
+        async def check() -> Readiness:
             policy = TransformersPolicy(model, tokenizer)
             try:
-                return await game.ready(policy, game_config)
+                return await game.readiness(policy, game_config)
             finally:
                 await policy.aclose()
 
-        return asyncio.run(check())
+        said = asyncio.run(check())
+        if said.figures:  # a warm-up of many minutes says where it stands at each check
+            say(f"model: readiness at step {checks * check_every}: {said.summary()}")
+        return said.ready
 
     gate = ready if game.has_ready_check else None
     say(f"model: warm-up on {game.name} demonstrations (at most {max_steps} steps)")

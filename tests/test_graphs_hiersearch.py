@@ -551,9 +551,11 @@ async def test_evaluation_and_readiness_play_the_whole_hierarchy(sources: Source
     figures = await evaluate(ScriptedPolicy(reply), CFG)
     assert figures["em_greedy/h1"] == figures["em_greedy/h2"] == 1.0
     assert figures["read_tokens/h2"] > figures["read_tokens/h1"] > 0
-    assert await ready(ScriptedPolicy(reply), CFG)
+    assert (await ready(ScriptedPolicy(reply), CFG)).ready
     blank = ScriptedPolicy(lambda m: "<answer>nobody</answer>")
-    assert not await ready(blank, CFG)
+    said = await ready(blank, CFG)
+    assert not said.ready and said.figures == {"em/h1": 0.0, "em/h2": 0.0}
+    assert said.summary() == "em/h1 0.00 (needs 0.60), em/h2 0.00 (needs 0.25): not yet"
     assert (await evaluate(blank, CFG))["em_greedy"] == 0.0
 
 

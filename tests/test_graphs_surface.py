@@ -14,6 +14,7 @@ GAME_AUTHOR_SURFACE = {
     "Payout",
     "RoleSpec",
     # as a game grows
+    "Readiness",
     "Scoring",
     "Verdict",
     "Call",

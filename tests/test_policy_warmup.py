@@ -135,7 +135,7 @@ def test_a_folder_without_a_model_gets_a_policy_error_saying_what_to_do(tmp_path
 def _double_game(ready: bool) -> Any:
     from pydantic import BaseModel, Field
 
-    from sparring.graphs.game import Game
+    from sparring.graphs.game import Game, Readiness
 
     class Cfg(BaseModel):
         level: int = 1
@@ -145,8 +145,8 @@ def _double_game(ready: bool) -> Any:
         a = rng.randint(0, 9)
         return [ChatMessage(role="user", content=f"Double {a}.")], str(2 * a)
 
-    async def check(policy: Any, cfg: Any) -> bool:
-        return ready
+    async def check(policy: Any, cfg: Any) -> Readiness:
+        return Readiness(ready=ready, figures={"acc": 1.0 if ready else 0.1}, needs={"acc": 0.5})
 
     return Game(
         name="double",
@@ -184,6 +184,9 @@ def test_only_a_warm_up_that_passed_the_readiness_check_is_cached_for_the_next_r
     first = ensure_model(policy, game, game.config_model(), said.append)
     second = ensure_model(policy, game, game.config_model(), said.append)
 
+    # Each check says where the warm-up stands (the game's check reports its figures).
+    verdict = "acc 1.00 (needs 0.50): ready" if passes else "acc 0.10 (needs 0.50): not yet"
+    assert f"model: readiness at step 1: {verdict}" in said, said
     if passes:
         assert first == second and not any("warning" in s for s in said)
         assert any("cached tiny model" in s for s in said)

@@ -32,6 +32,7 @@ from functools import lru_cache
 
 from pydantic import JsonValue
 
+from sparring.graphs.game import Readiness
 from sparring.graphs.hiersearch.config import HierSearchConfig, RefinerMode
 from sparring.graphs.hiersearch.hierarchy import Hierarchy, PlannerAttempt, demonstration_result
 from sparring.graphs.hiersearch.prompts import agent_messages, planner_messages, refiner_messages
@@ -174,17 +175,20 @@ async def compare_refiners(
     return out
 
 
-async def ready(policy: Policy, cfg: HierSearchConfig) -> bool:
-    """Whether greedy planner EM on the probe questions reaches `warmup_ready` per hop count."""
+async def ready(policy: Policy, cfg: HierSearchConfig) -> Readiness:
+    """Whether greedy planner EM on the probe questions reaches `warmup_ready` per hop count
+    (every level is measured, so a warm-up of many minutes can say where each one stands)."""
     hierarchy = Hierarchy(Policies(default=policy), cfg)
     greedy = cfg.planner.model_copy(update={"temperature": 0.0})
+    figures, needs = {}, {}
     for hops, need in sorted(cfg.warmup_ready.items()):
         if hops not in cfg.hop_counts:
             continue
         attempts = await _attempts(hierarchy, probe_questions(cfg, hops), greedy)
-        if _mean([a.em for a in attempts]) < need:
-            return False
-    return True
+        figures[f"em/h{hops}"], needs[f"em/h{hops}"] = _mean([a.em for a in attempts]), need
+    return Readiness(
+        ready=all(figures[k] >= needs[k] for k in figures), figures=figures, needs=needs
+    )
 
 
 def _agent_hits(sources: Sources, hop: Hop, cfg: HierSearchConfig) -> list[Hit]:
