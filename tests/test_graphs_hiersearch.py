@@ -611,6 +611,39 @@ async def test_whole_episodes_on_the_tiny_model_record_exact_trainable_samples(
     assert len(outcomes[2].samples) == 2 * 2 * CFG.agent_k  # planners x delegations x documents
 
 
+async def test_a_proposed_question_episode_on_the_tiny_model_pays_and_records_the_proposer(
+    question: Question, sources: Sources, tiny: TransformersPolicy
+) -> None:
+    # The untrained model plays the proposer (and the verifier, planners and agents where its
+    # question gets that far): whatever it writes, the episode ends, the proposer is paid by
+    # the search rule and its sample is exactly what it generated.
+    cfg = PROPOSING.model_copy(
+        update={
+            "proposer_params": SamplingParams(max_new_tokens=24, top_p=0.9),
+            "planner": SamplingParams(max_new_tokens=48, top_p=0.9),
+            "agent": SamplingParams(max_new_tokens=24, top_p=0.9),
+            "refiner_params": SamplingParams(max_new_tokens=3, top_p=0.9),
+            "planner_budget": 256,
+            "agent_budget": 128,
+        }
+    )
+    graph = build(Policies(default=tiny), cfg)
+    outcome = await play_episode(GAME, graph, _proposer_task(question), cfg)
+    assert outcome.ok, outcome.episode.errors
+    proposer = [s for s in outcome.samples if s.role == Role.PROPOSER]
+    stats = outcome.episode.stats
+    if stats["filtered"] == 1.0:
+        paid = -0.5  # the format penalty
+    elif stats["valid"] == 0.0:
+        paid = 0.0  # unverified
+    else:
+        paid = 1.0 - stats["em"]
+    assert len(proposer) == 1 and proposer[0].reward == pytest.approx(paid)
+    turn = next(t for t in outcome.episode.turns if t.role == Role.PROPOSER)
+    assert turn.messages[0].content == f"answer: {question.answers[0]}\nsearches: 2"
+    assert tiny.decode(proposer[0].completion_ids.tolist()) == turn.completion
+
+
 def test_the_drawing_shows_both_sub_agents_inside_the_planners_loop() -> None:
     policies = Policies(default=ScriptedPolicy(lambda m: "no"))
     mermaid = GAME.drawing(policies, CFG).get_graph(xray=True).draw_mermaid()
