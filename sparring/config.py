@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sparring.bus.config import BusConfig
 from sparring.errors import ConfigError
+from sparring.metric_sinks import WandbConfig
 from sparring.trainer.config import TrainerConfig
 
 __all__ = [
@@ -96,6 +97,11 @@ class LoopConfig(_Section):
     inspector: bool = Field(True, description="Serve the web inspector beside the loop.")
     inspector_port: int = Field(8265, ge=0, description="Inspector port (0: any free port).")
     plot_every_s: float = Field(30.0, gt=0, description="How often to redraw the PNG plots.")
+    wandb: WandbConfig | None = Field(
+        None,
+        description="Log every metric to Weights & Biases too, e.g. {project: my-project} "
+        "(needs `pip install sparring[wandb]`); None: TensorBoard (RUN/tb/) and metrics.jsonl.",
+    )
 
 
 class SupervisorConfig(_Section):

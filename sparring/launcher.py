@@ -15,6 +15,7 @@ Run directory:
     metrics.jsonl every metric          plots/     learning curves (PNG)
     logs/        one log per process    trainer/   checkpoints
     final/       the latest weights, a from_pretrained folder (sparring.export)
+    tb/          TensorBoard events of every metric (wandb/: W&B's, when loop.wandb is set)
     initial_model  the model the run started from (`model/` when its warm-up was not cached)
 """
 
@@ -45,6 +46,7 @@ from sparring.evaluator import Evaluator
 from sparring.export import export_final
 from sparring.graphs import Game, load_game
 from sparring.messages import Metric
+from sparring.metric_sinks import MetricSinks
 from sparring.model_cache import ensure_model, quiet_transformers
 from sparring.parent_death import die_with_parent
 from sparring.plots import plot_run
@@ -288,20 +290,25 @@ class Launcher:
             self.console.print(f"[yellow]final evaluation skipped:[/] {e}")
 
     async def _collect(self, bus: Bus) -> None:
-        """Write every metric to metrics.jsonl and the dashboard, for the whole run.
+        """Write every metric to metrics.jsonl, TensorBoard (and W&B) and the dashboard.
 
         Replayed from the start, so a resumed run's file holds the whole history once. It must
         outlive anything one message or one broken subscription does (it once died silently
         and the file and dashboard froze while the run went on): a failure is shown and the
         stream followed again from the start, skipping the metrics already written."""
         seen: set[str] = set()
-        with (self.run_dir / "metrics.jsonl").open("w") as out:
+        dump = self.config.model_dump(mode="json")  # credentials masked, as in config.yaml
+        sinks = MetricSinks(
+            self.run_dir, self.run, self.config.loop.wandb, dump, self.console.print
+        )
+        with (self.run_dir / "metrics.jsonl").open("w") as out, sinks:
             while True:
                 try:
                     async for metric in bus.follow(Metric, from_start=True):
                         if metric.id not in seen:
                             seen.add(metric.id)
                             self._record(metric, out)
+                            sinks.write(metric)
                 except Exception as e:  # anything: the collector is the run's only record
                     self.console.print(
                         f"[yellow]metrics: following again after {type(e).__name__}: {e}[/]"

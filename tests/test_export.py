@@ -34,7 +34,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     root = tmp_path_factory.mktemp("export")
     run_dir = root / "run"
     args = ["run", "arith", "--minutes", "0.6", "--run-dir", str(run_dir), "--no-inspector"]
-    r = run_sparring([*args, *_SETTINGS], root / "cache")
+    # The model cache is shared with test_metric_sinks.py (the same warm-up settings).
+    cache = tmp_path_factory.getbasetemp() / "short-run-cache"
+    r = run_sparring([*args, *_SETTINGS], cache, timeout=900)  # the warm-up, on a busy box
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return run_dir, r.stdout
 
