@@ -3,15 +3,22 @@
 Weights are written in chunks of `object_chunk_bytes` (capped below the server's max_payload)
 and read back with `writeinto`: nats-py's plain `get()` grows its buffer chunk by chunk and is
 quadratic (seconds for 50 MB). The policy version is one KV key whose watchers see every update.
+
+Writing weights and the policy version is tried again while the server is away (a put that
+timed out or found no JetStream, up to `_ATTEMPTS` tries, `_RETRY_WAIT_S` apart): both are
+safe to repeat (a failed put removes its chunks, a new put replaces the object, the key holds
+the newest value), and a restarted nats-server is back within seconds. Without it the trainer
+died of the first put after a server restart and had to be restarted too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import io
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import nats.errors
@@ -29,6 +36,24 @@ from sparring.messages import PolicyVersion
 __all__ = ["ObjectInfo", "Store"]
 
 log = logging.getLogger(__name__)
+
+_ATTEMPTS = 4
+_RETRY_WAIT_S = 1.0
+_SERVER_AWAY = (nats.errors.TimeoutError, nats.errors.NoRespondersError)
+"""What a write meets while the server restarts: an ack that never came, no JetStream yet."""
+
+
+async def _while_server_away(what: str, write: Callable[[], Awaitable[object]]) -> None:
+    """`write()`, tried again while the server is away (see the module docstring)."""
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            await write()
+            return
+        except _SERVER_AWAY as e:
+            if attempt == _ATTEMPTS:
+                raise
+            log.warning("%s: %s; trying again in %.0f s", what, type(e).__name__, _RETRY_WAIT_S)
+            await asyncio.sleep(_RETRY_WAIT_S)
 
 
 class ObjectInfo(BaseModel):
@@ -80,7 +105,9 @@ class Store:
         chunk = max(1024, min(self._config.object_chunk_bytes, max_payload - 16 * 1024))
         meta = api.ObjectMeta(name=name, options=api.ObjectMetaOptions(max_chunk_size=chunk))
         try:
-            await self._obs.put(name, data, meta=meta)
+            await _while_server_away(
+                f"storing {name!r}", lambda: self._obs.put(name, data, meta=meta)
+            )
         except (nats.errors.Error, nats.js.errors.Error) as e:
             raise PublishError(f"object {name!r}", str(e) or type(e).__name__) from e
         return ObjectInfo(name=name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
@@ -107,7 +134,9 @@ class Store:
 
     async def set_policy(self, pv: PolicyVersion) -> None:
         try:
-            await self._kv.put(POLICY_KEY, encode(pv))
+            await _while_server_away(
+                "announcing the policy", lambda: self._kv.put(POLICY_KEY, encode(pv))
+            )
         except (nats.errors.Error, nats.js.errors.Error) as e:
             raise PublishError(f"policy key {POLICY_KEY!r}", str(e) or type(e).__name__) from e
 

@@ -208,3 +208,27 @@ async def test_the_launcher_stops_the_run_when_an_external_nats_stays_unreachabl
     finally:
         watching.cancel()
         await bus.close()
+
+
+async def test_weights_and_the_policy_written_while_the_server_restarts_are_stored_once_it_is_back(
+    tmp_path: Path, run_name: str
+) -> None:
+    server = EmbeddedServer(tmp_path / "nats")
+    await server.start()
+    bus = await Bus.connect(server.url, run=run_name, config=FAST, name="trainer")
+    try:
+        assert server._proc is not None
+        server._proc.kill()  # the trainer publishes its next weights into the outage
+        await server._proc.wait()
+        data = os.urandom(100_000)
+        pv = PolicyVersion(run=run_name, version=1, step=1, weights="policy-v1")
+        writing = asyncio.create_task(bus.put_object("policy-v1", data))
+        announcing = asyncio.create_task(bus.set_policy(pv))
+        await asyncio.sleep(1.5)  # longer than a publish's 0.5 s timeout: a first try fails
+        await server.start()
+        await asyncio.wait_for(asyncio.gather(writing, announcing), 15)
+        assert await bus.get_object("policy-v1") == data
+        assert await bus.get_policy() == pv
+    finally:
+        await bus.close()
+        await server.stop()
