@@ -61,6 +61,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="sparring-hiersearch-"))
+    root.mkdir(parents=True, exist_ok=True)
     run_dir = root / "run"
     sets = [item for kv in args.set for item in ("--set", kv)]
     cmd = [
