@@ -146,6 +146,9 @@ def test_every_restart_is_one_record_with_the_process_its_exit_in_words_and_its_
         assert first[name]["count"] == 1, records
         assert first[name]["values"]["exit_code"] == -9
         assert first[name]["note"].startswith(f"{name} killed (SIGKILL; out of memory?): restart 1")
+    # Nothing else was restarted: not a child that exited 0 when Ctrl-C stopped the run, and
+    # not the trainer when the server died under it (its writes wait for the server).
+    assert sorted(first) == ["nats-server", "trainer", "worker-0"] and len(records) == 3, records
     # The dashboard line (no terminal here) says how often each was restarted.
     assert "trainer_restarts=1" in healed["out"].read_text()
 
