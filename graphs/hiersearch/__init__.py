@@ -92,7 +92,12 @@ game = Game(
     warmup_batch=32,
     # An episode is n planner loops each with two sub-agent loops, slower still than search's
     # (whose 8-group steps are why this is 8, graphs/search).
-    run_defaults={"trainer": {"batch_groups": 8, "min_samples": 64}},
+    # A readiness check plays the whole hierarchy on 40 probe questions: every 100 steps, not
+    # every 25, keeps it a small share of the warm-up.
+    run_defaults={
+        "trainer": {"batch_groups": 8, "min_samples": 64},
+        "policy": {"warmup_check_every": 100},
+    },
     roles={
         Role.PLANNER: RoleSpec(
             estimator="grpo", description="delegates sub-questions and answers; n form a group"
