@@ -90,9 +90,11 @@ def _add_run(sub: Sub) -> None:
         help="run a live self-play loop: NATS, trainer and rollout workers in one command",
         description="Play GAME (a built-in name, a path/to/game.py or module:attr) with N rollout "
         "workers while the trainer updates the shared policy live. Writes metrics, plots and "
-        "checkpoints into the run directory; Ctrl-C stops cleanly; --resume continues.",
+        "checkpoints into the run directory; a worker, the trainer or the embedded nats-server "
+        "that dies is restarted; Ctrl-C stops cleanly; --resume continues.",
         epilog="Config sections (a YAML/TOML file of them, or --set SECTION.FIELD=VALUE): game, "
-        "run, nats, game_params (the game's own settings), loop, policy, worker, trainer, bus. "
+        "run, nats, game_params (the game's own settings), loop, policy, worker, trainer, bus, "
+        "supervisor (restarting what dies). "
         "`sparring config GAME` prints every field with its default and description.",
     )
     p.add_argument("game", nargs="?", default="arith", help="game to play (default: arith)")
