@@ -17,26 +17,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_trainer_support import read_metrics, run_sparring
+from test_trainer_support import SMALL_WORLD, read_metrics, run_args, run_sparring
 
 pytestmark = pytest.mark.slow
 
 
 def test_a_short_search_run_trains_the_proposer_and_the_solvers(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    args = [
-        "run", "search", "--minutes", "1.5", "--run-dir", str(run_dir), "--no-inspector",
-        "--set", "game_params.world_articles=60",
-        "--set", "game_params.max_hops=1",
-        "--set", "game_params.warmup_mix={1: 1.0}",
-        "--set", "game_params.warmup_ready={1: 0.6}",
-        "--set", "game_params.warmup_probe=10",
-        "--set", "game_params.eval_questions=10",
-        "--set", "policy.warmup_max_steps=600",
-        "--set", "loop.eval_every=3",
-        "--set", "trainer.batch_groups=4",
-        "--set", "trainer.min_samples=16",
-    ]  # fmt: skip
+    sets = SMALL_WORLD | {
+        "game_params.warmup_ready": "{1: 0.6}",
+        "policy.warmup_max_steps": 600,
+    }
+    args = run_args("search", run_dir, 1.5, sets)
     r = run_sparring(args, tmp_path / "cache", timeout=1500)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
 

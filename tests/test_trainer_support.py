@@ -116,6 +116,28 @@ def run_sparring(
     )
 
 
+def run_args(game: str, run_dir: Path, minutes: float, sets: dict[str, object]) -> list[str]:
+    """`sparring run GAME` arguments for a test run: no inspector, each of `sets` a --set."""
+    args = ["run", game, "--minutes", str(minutes), "--run-dir", str(run_dir), "--no-inspector"]
+    for key, value in sets.items():
+        args += ["--set", f"{key}={value}"]
+    return args
+
+
+SMALL_WORLD: dict[str, object] = {
+    "game_params.world_articles": 60,
+    "game_params.max_hops": 1,
+    "game_params.warmup_mix": "{1: 1.0}",
+    "game_params.warmup_probe": 10,
+    "game_params.eval_questions": 10,
+    "loop.eval_every": 3,
+    "trainer.batch_groups": 4,
+    "trainer.min_samples": 16,
+}
+"""Settings of the search games' end-to-end runs: a 60-article world of one-hop questions, small
+probe and held-out sets, small trainer steps."""
+
+
 def read_metrics(run_dir: Path, source: str) -> list[dict[str, Any]]:
     """The records of one source ("trainer", "eval", ...) in a run's metrics.jsonl, in order."""
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
