@@ -187,6 +187,7 @@ def _turns(calls: Sequence[Call], trained: set[str]) -> list[Turn]:
             policy_version=c.generation.policy_version,
             started_at=c.started_at,
             duration_s=c.duration_s,
+            finish_reason=c.generation.finish_reason,
         )
         for c in calls
     ]

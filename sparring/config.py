@@ -102,6 +102,13 @@ class LoopConfig(_Section):
         description="Log every metric to Weights & Biases too, e.g. {project: my-project} "
         "(needs `pip install sparring[wandb]`); None: TensorBoard (RUN/tb/) and metrics.jsonl.",
     )
+    otlp_endpoint: str | None = Field(
+        None,
+        description="Export every episode as an OpenTelemetry trace over OTLP/HTTP to this URL, "
+        "e.g. http://localhost:4318 (/v1/traces is added to a bare host) for Jaeger or a "
+        "Collector, http://localhost:6006/v1/traces for Phoenix (needs `pip install "
+        "sparring[otlp]`); None: no traces.",
+    )
 
 
 class SupervisorConfig(_Section):

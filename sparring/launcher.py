@@ -16,6 +16,7 @@ Run directory:
     logs/        one log per process    trainer/   checkpoints
     final/       the latest weights, a from_pretrained folder (sparring.export)
     tb/          TensorBoard events of every metric (wandb/: W&B's, when loop.wandb is set)
+    (episodes go to an OTLP trace viewer when loop.otlp_endpoint is set: sparring.episode_traces)
     initial_model  the model the run started from (`model/` when its warm-up was not cached)
 """
 
@@ -41,6 +42,7 @@ from sparring.bus import Bus, EmbeddedServer
 from sparring.config import RunConfig, config_error, load_config, save_config
 from sparring.credit import resolve_estimators
 from sparring.dashboard import Dashboard, make_console
+from sparring.episode_traces import export_episodes
 from sparring.errors import BusError, ConfigError
 from sparring.evaluator import Evaluator
 from sparring.export import export_final
@@ -242,6 +244,10 @@ class Launcher:
             asyncio.create_task(self._plot_every()),
             *supervising,
         ]
+        if (endpoint := self.config.loop.otlp_endpoint) is not None:  # episodes as traces
+            model = self.config.policy.model or "sparring-tiny"
+            traces = export_episodes(bus, endpoint, self.run, model, self.console.print)
+            tasks.append(asyncio.create_task(traces))
         try:
             await self._show()
             for task in supervising:  # nothing is started again while the run stops

@@ -55,11 +55,11 @@ __all__ = [
     "role_name",
 ]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Bumped on any change a reader of the previous version could misread (3: ToolCall.data and
 DeadLetter.truncated/original_size, fields a v2 reader would refuse as unknown; 4: Turn.call_id,
 which a tool call's data names to nest a sub-agent's turn under it; 5: Metric.note, the words of
-a restart record)."""
+a restart record; 6: Turn.finish_reason, which an episode's trace spans report)."""
 
 
 def new_id() -> str:
@@ -240,6 +240,9 @@ class Turn(_Model):
     policy_version: int = Field(0, ge=0, description="Weights version that answered.")
     started_at: float = Field(0.0, description="Unix time the call started.")
     duration_s: float = Field(0.0, ge=0, description="Wall time of the call.")
+    finish_reason: Literal["stop", "length"] | None = Field(
+        None, description="Why generation ended (None in episodes written before schema 6)."
+    )
 
 
 class NodeTiming(_Model):
