@@ -555,7 +555,10 @@ async def test_evaluation_and_readiness_play_the_whole_hierarchy(sources: Source
     blank = ScriptedPolicy(lambda m: "<answer>nobody</answer>")
     said = await ready(blank, CFG)
     assert not said.ready and said.figures == {"em/h1": 0.0, "em/h2": 0.0}
-    assert said.summary() == "em/h1 0.00 (needs 0.60), em/h2 0.00 (needs 0.25): not yet"
+    need1, need2 = CFG.warmup_ready[1], CFG.warmup_ready[2]
+    assert (
+        said.summary() == f"em/h1 0.00 (needs {need1:.2f}), em/h2 0.00 (needs {need2:.2f}): not yet"
+    )
     assert (await evaluate(blank, CFG))["em_greedy"] == 0.0
 
 
