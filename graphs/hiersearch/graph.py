@@ -107,7 +107,8 @@ def build(policies: Policies, cfg: HierSearchConfig) -> Any:
         graph.add_conditional_edges(START, oracle, ["plan"])
         return graph.compile()
 
-    scfg, lib = cfg.search_config(), library_for(cfg.search_config())
+    scfg = cfg.search_config()
+    lib = library_for(scfg)
     proposer, verifier = policies.for_role(Role.PROPOSER), policies.for_role(Role.VERIFIER)
 
     async def propose(state: HierSearchState) -> dict[str, Any]:
