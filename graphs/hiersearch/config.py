@@ -77,12 +77,12 @@ class HierSearchConfig(CurriculumSettings):
         "'absolute_zero', 'learnability' 4p(1 - p)).",
     )
     proposer_params: SamplingParams = Field(
-        default=SamplingParams(max_new_tokens=80, top_p=0.9),
+        default=SearchGameConfig.model_fields["proposer"].default,
         description="With questions='proposer': proposer sampling, per turn of its tool loop "
         "(the search game's default).",
     )
     verifier_params: SamplingParams = Field(
-        default=SamplingParams(max_new_tokens=24, temperature=0.0),
+        default=SearchGameConfig.model_fields["verifier"].default,
         description="With questions='proposer': RAG verifier sampling (greedy, so validity "
         "does not depend on a coin flip).",
     )
