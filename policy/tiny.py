@@ -221,21 +221,19 @@ def load_model(
     A hub id needs network; tests only pass local folders.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
+
+    from sparring.policy._codec import load_tokenizer
 
     device = default_device() if device in (None, "auto") else device
     if dtype is None:
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    tokenizer = load_tokenizer(name_or_path)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), padding_side="left")
         model = AutoModelForCausalLM.from_pretrained(str(name_or_path), dtype=dtype)
     except OSError as e:
         raise PolicyError(
             f"could not load a model from {name_or_path!r}: {e}. Pass a folder written by "
             "`sparring init-model DIR` or save_pretrained, or a hub id with network access"
         ) from e
-    if tokenizer.pad_token_id is None:
-        # Many released models have no pad token; left-padded batches need one, and the mask
-        # hides it from attention, so reusing EOS is safe.
-        tokenizer.pad_token = tokenizer.eos_token
     return model.to(device).eval(), tokenizer

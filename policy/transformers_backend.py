@@ -26,11 +26,13 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from sparring.errors import PolicyError
 from sparring.messages import ChatMessage
 from sparring.policy._batching import DynamicBatcher
+from sparring.policy._codec import Codec, eos_ids
+from sparring.policy._finish import cut_completion
 from sparring.policy._weights import apply_state, read_state
 from sparring.policy.base import Generation, Prompt, SamplingParams, WeightsFormat
 
@@ -90,7 +92,8 @@ class TransformersPolicy:
         self.model = model
         self.tokenizer = tokenizer
         self._version = version
-        self._eos = _eos_ids(model, tokenizer)
+        self._eos = eos_ids(model.generation_config, tokenizer)
+        self._codec = Codec(tokenizer, getattr(model.config, "max_position_embeddings", None))
         self._batcher: DynamicBatcher[_Request, _Output] = DynamicBatcher(
             self._run_group, key=_group_key, max_batch=max_batch, wait_s=batch_wait_ms / 1000
         )
@@ -106,34 +109,20 @@ class TransformersPolicy:
         return self._batcher.batches
 
     def render(self, messages: Sequence[ChatMessage]) -> list[int]:
-        text = self.tokenizer.apply_chat_template(
-            [m.model_dump() for m in messages], tokenize=False, add_generation_prompt=True
-        )
-        return self.encode(text)
+        return self._codec.render(messages)
 
     def encode(self, text: str) -> list[int]:
-        ids: list[int] = self.tokenizer.encode(text, add_special_tokens=False)
-        return ids
+        return self._codec.encode(text)
 
     def decode(self, ids: Sequence[int]) -> str:
-        text: str = self.tokenizer.decode(list(ids), skip_special_tokens=True)
-        return text
+        return self._codec.decode(ids)
 
     async def generate(self, prompt: Prompt, params: SamplingParams) -> Generation:
-        if not prompt:
-            raise PolicyError("empty prompt: pass chat messages or at least one token id")
-        if isinstance(prompt[0], ChatMessage):
-            prompt_ids = self.render([m for m in prompt if isinstance(m, ChatMessage)])
-        else:
-            prompt_ids = [int(i) for i in prompt if not isinstance(i, ChatMessage)]
-        limit = getattr(self.model.config, "max_position_embeddings", None)
-        if limit is not None and len(prompt_ids) + params.max_new_tokens > limit:
-            raise PolicyError(
-                f"prompt of {len(prompt_ids)} tokens + max_new_tokens {params.max_new_tokens} "
-                f"exceeds the model's {limit} positions: shorten the prompt or the budget"
-            )
+        prompt_ids = self._codec.prompt_ids(prompt, params)
         out = await self._batcher.submit(_Request(prompt_ids, params))
-        ids, logprobs, reason = self._cut(out.ids, out.logprobs, params)
+        ids, logprobs, reason = cut_completion(
+            out.ids, out.logprobs, params, self._eos, self.decode
+        )
         return Generation(
             prompt_ids=prompt_ids,
             completion_ids=ids,
@@ -226,51 +215,11 @@ class TransformersPolicy:
             **sampling,
         )
 
-    def _cut(
-        self, ids: list[int], logprobs: list[float], params: SamplingParams
-    ) -> tuple[list[int], list[float], Literal["stop", "length"]]:
-        """Where this row's completion ends: EOS, first stop string, or its own max_new_tokens."""
-        ids = ids[: params.max_new_tokens]
-        end, reason = len(ids), "length"
-        for i, t in enumerate(ids):
-            if t in self._eos:
-                end, reason = i + 1, "stop"
-                break
-        stop_end = _first_stop(ids[:end], params.stop, self.decode)
-        if stop_end is not None:
-            end, reason = stop_end, "stop"
-        return ids[:end], logprobs[:end], "stop" if reason == "stop" else "length"
-
 
 def _group_key(request: _Request) -> tuple[float, float]:
     # transformers samples a whole batch with one temperature/top-p; everything else is per row.
     p = request.params
     return (p.temperature, p.top_p if p.temperature > 0 else 1.0)
-
-
-def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
-    eos = getattr(model.generation_config, "eos_token_id", None)
-    found = {eos} if isinstance(eos, int) else set(eos or ())
-    if tokenizer.eos_token_id is not None:
-        found.add(tokenizer.eos_token_id)
-    if not found:
-        raise PolicyError("neither the model nor the tokenizer names an EOS token")
-    return frozenset(found)
-
-
-def _first_stop(ids: list[int], stops: Sequence[str], decode: Any) -> int | None:
-    """Length of the shortest prefix of `ids` whose text contains a stop string, if any."""
-    if not stops or not any(s in decode(ids) for s in stops):
-        return None
-    # Containment only grows with the prefix, so bisect on the prefix length.
-    lo, hi = 1, len(ids)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if any(s in decode(ids[:mid]) for s in stops):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
 
 
 class _RowStop:
