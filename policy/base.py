@@ -9,6 +9,7 @@ the completion ids, the behaviour logprob of each, and the weights version that 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sparring.messages import ChatMessage
 
 __all__ = [
+    "AdapterShape",
     "Example",
     "Generation",
     "Policy",
@@ -27,6 +29,18 @@ __all__ = [
 
 WeightsFormat = Literal["full", "lora"]
 """What a published version holds: a full state dict, or a LoRA adapter (`PolicyVersion.format`)."""
+
+
+@dataclass(frozen=True)
+class AdapterShape:
+    """The LoRA adapters a backend will be sent (the trainer's `lora` settings): vLLM sizes
+    its adapter slots at start, and an adapter folder needs its peft config beside the
+    tensors."""
+
+    rank: int
+    alpha: float
+    targets: tuple[str, ...]
+
 
 Prompt = Sequence[ChatMessage] | Sequence[int]
 """Chat messages (rendered with the chat template) or exact token ids."""

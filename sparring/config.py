@@ -15,19 +15,21 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sparring.bus.config import BusConfig
 from sparring.errors import ConfigError
 from sparring.metric_sinks import WandbConfig
+from sparring.policy.config import BackendConfig
 from sparring.trainer.config import TrainerConfig
 
 __all__ = [
     "LoopConfig",
     "PolicyConfig",
+    "RoleConfig",
     "RunConfig",
     "SupervisorConfig",
     "WorkerConfig",
@@ -44,18 +46,9 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class PolicyConfig(_Section):
-    """The shared policy every role plays by default."""
+class PolicyConfig(BackendConfig):
+    """The shared policy every role plays by default, and its warm-up."""
 
-    model: str | None = Field(
-        None,
-        description="A local model folder or a hub id. None: the tiny offline model, built (and "
-        "warmed up on the game) once and cached under ~/.cache/sparring/models.",
-    )
-    backend: Literal["transformers"] = Field("transformers", description="Inference backend.")
-    device: str = Field("auto", description="'auto' (CUDA if present, else CPU), 'cpu', 'cuda'.")
-    max_batch: int = Field(64, ge=1, description="Most concurrent calls merged into one batch.")
-    batch_wait_ms: float = Field(4.0, ge=0, description="How long a batch waits to fill up.")
     warmup_max_steps: int = Field(
         2000,
         ge=0,
@@ -70,6 +63,26 @@ class PolicyConfig(_Section):
     )
     warmup_check_every: int = Field(
         25, ge=1, description="Warm-up steps between two readiness checks."
+    )
+
+    @model_validator(mode="after")
+    def _trained_policy_loads_weights(self) -> PolicyConfig:
+        if self.backend == "openai":
+            raise ValueError(
+                "the shared policy is trained, and a server behind backend 'openai' cannot be "
+                "sent its new weights: serve it with 'transformers' or 'vllm', and bind servers "
+                "to roles that are not trained (roles.<role>.policy)"
+            )
+        return self
+
+
+class RoleConfig(_Section):
+    """One role's own settings in this run."""
+
+    policy: BackendConfig = Field(
+        description="The policy that plays this role instead of the shared one: recorded in "
+        "every episode, never trained (a frozen judge, a fixed opponent). `model` None: a "
+        "frozen copy of the run's initial model."
     )
 
 
@@ -153,6 +166,11 @@ class RunConfig(_Section):
     bus: BusConfig = Field(default_factory=BusConfig, description="NATS connection.")
     supervisor: SupervisorConfig = Field(
         default_factory=SupervisorConfig, description="Restarting processes that die."
+    )
+    roles: dict[str, RoleConfig] = Field(
+        default_factory=dict,
+        description="Per-role settings by role name, e.g. {judge: {policy: {backend: openai, "
+        "openai: {url: ..., model: ...}}}}: a role bound to its own policy is never trained.",
     )
 
 

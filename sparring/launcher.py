@@ -47,7 +47,7 @@ from sparring.errors import BusError, ConfigError
 from sparring.evaluator import Evaluator
 from sparring.export import export_final
 from sparring.graphs import Game, load_game
-from sparring.messages import Metric
+from sparring.messages import Metric, role_name
 from sparring.metric_sinks import MetricSinks
 from sparring.model_cache import ensure_model, quiet_transformers
 from sparring.parent_death import die_with_parent
@@ -99,6 +99,16 @@ def game_config_of(game: Game, config: RunConfig) -> Any:
         raise config_error(e, section="game_params") from None
 
 
+def check_bound_roles(game: Game, config: RunConfig) -> None:
+    """Every role the config binds to its own policy must be one the game plays."""
+    for role in config.roles:
+        if role_name(role) not in game.roles:
+            plays = ", ".join(sorted(game.roles))
+            raise ConfigError(
+                f"roles.{role}", f"game {game.name!r} has no role {role!r} (it plays: {plays})"
+            )
+
+
 class Launcher:
     """Starts, watches and stops everything one run needs."""
 
@@ -129,6 +139,7 @@ class Launcher:
             game.name, game.roles, trainer.estimators, trainer.default_estimator
         )
         self.trainer_config = trainer.model_copy(update={"estimators": estimators})
+        check_bound_roles(game, self.config)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "logs").mkdir(exist_ok=True)
         save_config(self.config, self.run_dir / "config.yaml")

@@ -21,7 +21,7 @@ import sys
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ from sparring.graphs import EpisodeOutcome, Game, Policies, load_game, play_epis
 from sparring.graphs.spanning import SpanGrouper
 from sparring.messages import Metric, PolicyVersion, Sample, Task
 from sparring.policy import Policy
+from sparring.policy.base import AdapterShape
+from sparring.policy.factory import close_policy, start_policy
 
 __all__ = ["Worker", "load_announced", "main"]
 
@@ -88,6 +90,7 @@ class Worker:
         reload: Callable[[PolicyVersion], Awaitable[None]],
         trainer_durable: str = "trainer",
         state_dir: Path | None = None,
+        overrides: Mapping[str, Policy] | None = None,
     ) -> None:
         self._bus = bus
         self._game = game
@@ -97,7 +100,8 @@ class Worker:
         self._name = name
         self._run = run
         self._reload = reload  # loads the weights a PolicyVersion announces
-        self._graph = game.build(Policies(default=policy), game_config)
+        # overrides: roles bound to their own (frozen) policy; the shared one plays the rest
+        self._graph = game.build(Policies(default=policy, overrides=overrides or {}), game_config)
         # state_dir: where a stateful task source (the code game's buffer) keeps what it learned
         self._source = game.task_source(game_config, seed=config.seed, state_dir=state_dir)
         self._spans = SpanGrouper(game.roles, prefix=name)  # roles grouped across episodes
@@ -232,7 +236,6 @@ async def load_announced(bus: Bus, policy: Any, pv: PolicyVersion) -> None:
 
 async def _serve(args: argparse.Namespace) -> int:
     from sparring.model_cache import quiet_transformers
-    from sparring.policy import TransformersPolicy
 
     quiet_transformers()
 
@@ -248,12 +251,12 @@ async def _serve(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(wcfg.torch_threads)
-    policy = TransformersPolicy(
-        args.model,
-        device=config.policy.device,
-        max_batch=config.policy.max_batch,
-        batch_wait_ms=config.policy.batch_wait_ms,
-    )
+    policy = start_policy(config.policy, args.model, adapter=_adapter_shape(config))
+    # Roles bound to their own policy: frozen (never trained), started once per worker.
+    overrides = {
+        role: start_policy(spec.policy, args.model, require_logprobs=False)
+        for role, spec in config.roles.items()
+    }
     bus = await Bus.connect(
         args.url, run=config.run, config=config.bus, name=f"worker-{args.index}"
     )
@@ -273,14 +276,26 @@ async def _serve(args: argparse.Namespace) -> int:
     state_dir = args.run_dir / "state" / name
     worker = Worker(
         bus, game, game_config, policy, wcfg, name, config.run, reload, config.trainer.durable,
-        state_dir,
+        state_dir, overrides,
     )  # fmt: skip
     try:
         await worker.run(stop)  # raises what failed: the process exits non-zero with it
     finally:
         with contextlib.suppress(Exception):
             await bus.close()
+        for served in (policy, *overrides.values()):
+            with contextlib.suppress(Exception):
+                await close_policy(served)
     return 0
+
+
+def _adapter_shape(config: RunConfig) -> AdapterShape | None:
+    """The LoRA adapters the trainer will publish, if it publishes adapters (vLLM serves them;
+    the transformers backend refuses them with a message saying to merge)."""
+    lora = config.trainer.lora
+    if lora is None or lora.publish != "adapter":
+        return None
+    return AdapterShape(rank=lora.rank, alpha=lora.alpha, targets=lora.targets)
 
 
 def main(argv: list[str] | None = None) -> int:
