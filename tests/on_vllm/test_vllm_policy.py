@@ -7,7 +7,7 @@ folder there). In the main venv vLLM is absent and the module is skipped, saying
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,11 @@ pytest.importorskip(
 
 import torch
 from safetensors.torch import save
+from vllm_support import gap, greedy_ids, hf_model
 
 from sparring.messages import ChatMessage
 from sparring.policy import SamplingParams, build_tiny_model
-from sparring.policy.base import AdapterShape, Generation
+from sparring.policy.base import AdapterShape
 from sparring.policy.vllm_backend import VLLMPolicy
 
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
@@ -46,38 +47,6 @@ async def lora_policy(model_dir: Path) -> AsyncIterator[VLLMPolicy]:
     p = VLLMPolicy.start(model_dir, adapter=AdapterShape(rank=8, alpha=16.0, targets=TARGETS))
     yield p
     await p.aclose()
-
-
-def hf_model(model_dir: Path, state: dict[str, torch.Tensor] | None = None) -> Any:
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
-    if state is not None:
-        model.load_state_dict(state, strict=False)
-    return model
-
-
-def forward_logprobs(model: Any, gen: Generation) -> list[float]:
-    """Teacher-forced logprob of each completion token under `model` (temperature 1)."""
-    ids = torch.tensor([gen.prompt_ids + gen.completion_ids])
-    with torch.no_grad():
-        logprobs = torch.log_softmax(model(ids).logits[0].float(), dim=-1)
-    n = len(gen.prompt_ids)
-    return [logprobs[n - 1 + i, t].item() for i, t in enumerate(gen.completion_ids)]
-
-
-def gap(model: Any, gen: Generation) -> float:
-    """Largest difference between the recorded logprobs and a forward pass of `model`."""
-    reference = forward_logprobs(model, gen)
-    return max(abs(a - b) for a, b in zip(reference, gen.logprobs, strict=True))
-
-
-def greedy_ids(model: Any, prompt_ids: Sequence[int], n: int) -> list[int]:
-    with torch.no_grad():
-        out = model.generate(
-            torch.tensor([list(prompt_ids)]), max_new_tokens=n, do_sample=False, eos_token_id=None
-        )
-    return list(out[0, len(prompt_ids) :].tolist())
 
 
 def perturbed(model_dir: Path, seed: int) -> dict[str, torch.Tensor]:
