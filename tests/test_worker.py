@@ -5,6 +5,7 @@ the arith game, a scripted policy (the intelligence is not the point here)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -119,3 +120,42 @@ async def test_a_role_grouped_across_episodes_is_published_in_groups_spanning_th
         assert len({s.episode_id for s in members}) == len(members) // 4  # 4 solvers an episode
     # All but the group flushed at stop span exactly two episodes.
     assert sum(len({s.episode_id for s in m}) == 2 for m in groups.values()) >= len(groups) - 1
+
+
+async def test_a_role_bound_to_its_own_policy_is_played_and_recorded_but_never_trained(
+    bus: Bus,
+) -> None:
+    from sparring.messages import Episode, Sample
+    from sparring.roles.proposer import backward_chain
+    from sparring.tools import scratchpad
+
+    def propose(messages: list[object]) -> str:  # "target T ops K" -> T+0+...+0, worked
+        _, target, _, ops = messages[-1].content.split()  # type: ignore[attr-defined]
+        return backward_chain(target + "+0" * int(ops))
+
+    calls = itertools.count()
+
+    def solve(messages: list[object]) -> str:  # right every other time: rewards differ
+        right = scratchpad(messages[-1].content.removeprefix("compute "))  # type: ignore[attr-defined]
+        return right if next(calls) % 2 else right + "9"
+
+    shared, frozen = ScriptedPolicy(solve), ScriptedPolicy(propose)
+    game = load_game("arith")
+    worker = Worker(
+        bus, game, game.config_model(), shared, WorkerConfig(concurrency=1), "worker-0",
+        bus.run, lambda pv: asyncio.sleep(0), overrides={"proposer": frozen},  # type: ignore[arg-type]
+    )  # fmt: skip
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    await asyncio.sleep(1.0)
+    stop.set()
+    await asyncio.wait_for(running, 30)
+    samples = [d.message for d in await (await bus.consumer(Sample, durable="t")).fetch(500, 1)]
+    assert samples and {s.role for s in samples} == {"solver"}
+    episodes = bus.follow(Episode, from_start=True)
+    episode = await asyncio.wait_for(anext(episodes), 5)
+    await episodes.aclose()  # type: ignore[attr-defined]
+    proposer = [t for t in episode.turns if t.role == "proposer"]
+    assert proposer and proposer[0].sample_id is None
+    assert proposer[0].completion == propose(proposer[0].messages)
+    assert all(t.sample_id for t in episode.turns if t.role == "solver")
