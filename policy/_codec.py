@@ -17,7 +17,7 @@ from sparring.errors import PolicyError
 from sparring.messages import ChatMessage
 from sparring.policy.base import Prompt, SamplingParams
 
-__all__ = ["Codec", "eos_ids", "load_tokenizer"]
+__all__ = ["Codec", "Tokenized", "eos_ids", "load_tokenizer"]
 
 
 def load_tokenizer(name_or_path: str | Path) -> Any:
@@ -86,3 +86,18 @@ def eos_ids(generation_config: Any, tokenizer: Any) -> frozenset[int]:
     if not found:
         raise PolicyError("neither the model nor the tokenizer names an EOS token")
     return frozenset(found)
+
+
+class Tokenized:
+    """The Policy protocol's token methods, for a backend that holds a `Codec` as `_codec`."""
+
+    _codec: Codec
+
+    def render(self, messages: Sequence[ChatMessage]) -> list[int]:
+        return self._codec.render(messages)
+
+    def encode(self, text: str) -> list[int]:
+        return self._codec.encode(text)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._codec.decode(ids)

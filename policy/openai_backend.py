@@ -25,13 +25,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
 from sparring.errors import PolicyError
-from sparring.messages import ChatMessage
-from sparring.policy._codec import Codec, eos_ids
+from sparring.policy._codec import Codec, Tokenized, eos_ids
 from sparring.policy._finish import cut_completion
 from sparring.policy.base import Generation, Prompt, SamplingParams, WeightsFormat
 from sparring.policy.config import OpenAIConfig
@@ -47,7 +45,7 @@ def api_base(url: str) -> str:
     return url if re.search(r"/v\d+$", urlparse(url).path) else f"{url}/v1"
 
 
-class OpenAIPolicy:
+class OpenAIPolicy(Tokenized):
     """A fixed model behind an OpenAI-compatible server, asked over HTTP."""
 
     def __init__(
@@ -70,15 +68,6 @@ class OpenAIPolicy:
     @property
     def version(self) -> int:
         return self._version
-
-    def render(self, messages: Sequence[ChatMessage]) -> list[int]:
-        return self._codec.render(messages)
-
-    def encode(self, text: str) -> list[int]:
-        return self._codec.encode(text)
-
-    def decode(self, ids: Sequence[int]) -> str:
-        return self._codec.decode(ids)
 
     async def generate(self, prompt: Prompt, params: SamplingParams) -> Generation:
         prompt_ids = self._codec.prompt_ids(prompt, params)

@@ -23,15 +23,14 @@ token that completes it ("stop", the string kept, token-aligned); reaching max_n
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparring.errors import PolicyError
-from sparring.messages import ChatMessage
 from sparring.policy._batching import DynamicBatcher
-from sparring.policy._codec import Codec, eos_ids
+from sparring.policy._codec import Codec, Tokenized, eos_ids
 from sparring.policy._finish import cut_completion
 from sparring.policy._weights import apply_state, read_state
 from sparring.policy.base import Generation, Prompt, SamplingParams, WeightsFormat
@@ -57,7 +56,7 @@ class _Output:
     version: int
 
 
-class TransformersPolicy:
+class TransformersPolicy(Tokenized):
     """Serves one transformers causal LM to many concurrent episodes."""
 
     def __init__(
@@ -107,15 +106,6 @@ class TransformersPolicy:
     def batches(self) -> int:
         """model.generate calls made so far (fewer than calls when batching works)."""
         return self._batcher.batches
-
-    def render(self, messages: Sequence[ChatMessage]) -> list[int]:
-        return self._codec.render(messages)
-
-    def encode(self, text: str) -> list[int]:
-        return self._codec.encode(text)
-
-    def decode(self, ids: Sequence[int]) -> str:
-        return self._codec.decode(ids)
 
     async def generate(self, prompt: Prompt, params: SamplingParams) -> Generation:
         prompt_ids = self._codec.prompt_ids(prompt, params)

@@ -32,13 +32,11 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from sparring.errors import PolicyError
-from sparring.messages import ChatMessage
-from sparring.policy._codec import Codec, eos_ids, load_tokenizer
+from sparring.policy._codec import Codec, Tokenized, eos_ids, load_tokenizer
 from sparring.policy._finish import cut_completion
 from sparring.policy.base import AdapterShape, Generation, Prompt, SamplingParams, WeightsFormat
 from sparring.policy.config import VLLMConfig
@@ -48,7 +46,7 @@ __all__ = ["VLLMPolicy"]
 _EXTENSION = "sparring.policy._vllm_extension.WeightLoader"
 
 
-class VLLMPolicy:
+class VLLMPolicy(Tokenized):
     """Serves one model through vLLM's AsyncLLM to many concurrent episodes."""
 
     def __init__(
@@ -148,15 +146,6 @@ class VLLMPolicy:
     @property
     def version(self) -> int:
         return self._version
-
-    def render(self, messages: Sequence[ChatMessage]) -> list[int]:
-        return self._codec.render(messages)
-
-    def encode(self, text: str) -> list[int]:
-        return self._codec.encode(text)
-
-    def decode(self, ids: Sequence[int]) -> str:
-        return self._codec.decode(ids)
 
     async def generate(self, prompt: Prompt, params: SamplingParams) -> Generation:
         from vllm import TokensPrompt
