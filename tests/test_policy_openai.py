@@ -20,7 +20,7 @@ import pytest
 
 from sparring.config import RunConfig
 from sparring.errors import ConfigError, PolicyError
-from sparring.launcher import check_bound_roles
+from sparring.launcher import check_policies
 from sparring.messages import ChatMessage
 from sparring.policy import SamplingParams, build_tiny_model
 from sparring.policy._codec import load_tokenizer
@@ -198,7 +198,19 @@ def test_the_config_binds_roles_and_refuses_a_trained_server(tmp_path: Path) -> 
     from sparring.graphs import load_game
 
     game = load_game("arith")
-    check_bound_roles(game, config)
+    check_policies(game, config)
     wrong = RunConfig.model_validate({"game": "arith", "roles": {"judge": judge}})
     with pytest.raises(ConfigError, match=r"roles.judge.*no role 'judge'.*plays: .*solver"):
-        check_bound_roles(game, wrong)
+        check_policies(game, wrong)
+
+
+def test_a_vllm_backend_without_vllm_installed_is_refused_before_anything_starts() -> None:
+    import importlib.util
+
+    from sparring.graphs import load_game
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is installed here: the refusal is for environments without it")
+    config = RunConfig.model_validate({"game": "arith", "policy": {"backend": "vllm"}})
+    with pytest.raises(ConfigError, match=r"policy.backend.*needs vLLM.*setup.sh --vllm"):
+        check_policies(load_game("arith"), config)
