@@ -17,7 +17,7 @@ from sparring.errors import PolicyError
 if TYPE_CHECKING:
     from torch import Tensor
 
-__all__ = ["apply_state", "read_state"]
+__all__ = ["apply_state", "merged_adapter", "read_state"]
 
 
 def read_state(source: Mapping[str, Tensor] | bytes | Path | str) -> dict[str, Tensor]:
@@ -60,3 +60,24 @@ def apply_state(model: Any, state: Mapping[str, Tensor]) -> None:
             model.load_state_dict(state, strict=False)
     except RuntimeError as e:
         raise PolicyError(f"weights do not fit the model: {e}") from e
+
+
+def merged_adapter(
+    base: Mapping[str, Tensor], adapter: Mapping[str, Tensor], scale: float
+) -> dict[str, Tensor]:
+    """The weights a LoRA adapter (peft's saved names) makes of `base`: W + scale * B A for
+    every module it adapts (scale = alpha / rank), keyed as the plain model names them."""
+    pairs: dict[str, dict[str, Tensor]] = {}
+    for key, tensor in adapter.items():
+        module, sep, rest = key.removeprefix("base_model.model.").rpartition(".lora_")
+        if not sep or rest not in ("A.weight", "B.weight"):
+            raise PolicyError(f"adapter tensor {key!r} is not a LoRA A or B weight (peft names)")
+        pairs.setdefault(f"{module}.weight", {})[rest[0]] = tensor
+    merged = {}
+    for name, ab in pairs.items():
+        if name not in base or set(ab) != {"A", "B"}:
+            raise PolicyError(f"the adapter does not fit the model at {name!r}")
+        merged[name] = base[name] + scale * (
+            ab["B"].to(base[name].dtype) @ ab["A"].to(base[name].dtype)
+        )
+    return merged

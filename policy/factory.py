@@ -26,8 +26,8 @@ def start_policy(
 ) -> Any:
     """Start `config.backend` on `config.model`, or on `model` when the config names none.
 
-    adapter: the `AdapterShape` of LoRA versions the trainer will publish (vLLM only; the
-    transformers backend takes merged weights). require_logprobs: the policy's calls are
+    adapter: the `AdapterShape` of LoRA versions the trainer will publish (vLLM serves them
+    as adapters, transformers merges them). require_logprobs: the policy's calls are
     trained, so a server must return token ids and logprobs (backend 'openai')."""
     model = config.model or model
     if config.backend == "vllm":
@@ -48,6 +48,7 @@ def start_policy(
         device=config.device,
         max_batch=config.max_batch,
         batch_wait_ms=config.batch_wait_ms,
+        adapter=adapter,
     )
 
 

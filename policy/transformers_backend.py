@@ -32,8 +32,8 @@ from sparring.errors import PolicyError
 from sparring.policy._batching import DynamicBatcher
 from sparring.policy._codec import Codec, Tokenized, eos_ids
 from sparring.policy._finish import cut_completion
-from sparring.policy._weights import apply_state, read_state
-from sparring.policy.base import Generation, Prompt, SamplingParams, WeightsFormat
+from sparring.policy._weights import apply_state, merged_adapter, read_state
+from sparring.policy.base import AdapterShape, Generation, Prompt, SamplingParams, WeightsFormat
 
 if TYPE_CHECKING:
     import torch
@@ -69,6 +69,7 @@ class TransformersPolicy(Tokenized):
         max_batch: int = 64,
         batch_wait_ms: float = 4.0,
         version: int = 0,
+        adapter: AdapterShape | None = None,
     ) -> None:
         """Serve a model folder or hub id, or a loaded (model, tokenizer) pair.
 
@@ -76,7 +77,8 @@ class TransformersPolicy(Tokenized):
         bf16 on CUDA, float32 on CPU). A loaded model must be in eval mode on its device, with a
         tokenizer that has a pad token and a chat template. max_batch: most requests in one
         model.generate call. batch_wait_ms: how long the first request of a batch waits for
-        company (a few ms costs little next to a generate call).
+        company (a few ms costs little next to a generate call). adapter: the shape of the LoRA
+        adapters it will be sent (`trainer.lora.publish=adapter`), merged as they arrive.
         """
         if isinstance(model, str | Path):
             if tokenizer is not None:
@@ -97,6 +99,8 @@ class TransformersPolicy(Tokenized):
             self._run_group, key=_group_key, max_batch=max_batch, wait_s=batch_wait_ms / 1000
         )
         self._lock: asyncio.Lock | None = None
+        self._adapter = adapter
+        self._base: dict[str, torch.Tensor] | None = None
 
     @property
     def version(self) -> int:
@@ -132,19 +136,36 @@ class TransformersPolicy(Tokenized):
 
         `state`: tensors by name, safetensors bytes, or a .safetensors file or folder. Calls
         queued behind the swap run on the new weights; the batch in flight finishes on the old.
-        Only full weights: a LoRA adapter is refused (the trainer merges it with
-        `trainer.lora.publish=merged`, the default).
+        A LoRA adapter (format 'lora') is merged into the weights the policy started with,
+        when it was built with the adapters' `AdapterShape`; without one it is refused.
         """
-        if format != "full":
+        if format != "full" and self._adapter is None:
             raise PolicyError(
                 f"TransformersPolicy serves full weights, not a {format!r} adapter (version "
-                f"{version}): set trainer.lora.publish=merged, or serve with a backend that "
-                "loads adapters"
+                f"{version}), unless built with the adapters' AdapterShape: set "
+                "trainer.lora.publish=merged, or pass adapter=AdapterShape(...)"
             )
         tensors = await asyncio.to_thread(read_state, state)
         async with self._weights_lock():
-            await asyncio.to_thread(apply_state, self.model, tensors)
+            if format == "full":
+                await asyncio.to_thread(apply_state, self.model, tensors)
+            else:
+                await asyncio.to_thread(self._apply_adapter, tensors)
             self._version = version
+
+    def _apply_adapter(self, adapter: Mapping[str, torch.Tensor]) -> None:
+        import torch
+
+        assert self._adapter is not None
+        if self._base is None:  # the weights every adapter version is a delta on
+            own = self.model.state_dict()
+            self._base = {k: v.detach().clone() for k, v in own.items()}
+        scale = self._adapter.alpha / self._adapter.rank
+        merged = merged_adapter(self._base, adapter, scale)
+        own = self.model.state_dict()
+        with torch.no_grad():
+            for name, tensor in merged.items():
+                own[name].copy_(tensor)
 
     async def aclose(self) -> None:
         """Stop the batching task (pending calls are cancelled)."""

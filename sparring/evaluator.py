@@ -15,7 +15,7 @@ from sparring.bus import Bus
 from sparring.config import RunConfig
 from sparring.graphs import Game
 from sparring.messages import Metric, PolicyVersion
-from sparring.worker import load_announced
+from sparring.worker import adapter_shape, load_announced
 
 __all__ = ["Evaluator"]
 
@@ -74,7 +74,10 @@ class Evaluator:
             # on importing, and a second concurrent load would race it inside transformers.
             self._loading = asyncio.ensure_future(
                 asyncio.to_thread(
-                    TransformersPolicy, self._model, device=self._config.policy.device
+                    TransformersPolicy,
+                    self._model,
+                    device=self._config.policy.device,
+                    adapter=adapter_shape(self._config),  # LoRA versions merged as they come
                 )
             )
         policy = await asyncio.shield(self._loading)

@@ -251,7 +251,7 @@ async def _serve(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(wcfg.torch_threads)
-    policy = start_policy(config.policy, args.model, adapter=_adapter_shape(config))
+    policy = start_policy(config.policy, args.model, adapter=adapter_shape(config))
     # Roles bound to their own policy: frozen (never trained), started once per worker.
     overrides = {
         role: start_policy(spec.policy, args.model, require_logprobs=False)
@@ -289,7 +289,7 @@ async def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _adapter_shape(config: RunConfig) -> AdapterShape | None:
+def adapter_shape(config: RunConfig) -> AdapterShape | None:
     """The LoRA adapters the trainer will publish, if it publishes adapters (vLLM serves them;
     the transformers backend refuses them with a message saying to merge)."""
     lora = config.trainer.lora

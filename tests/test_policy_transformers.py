@@ -157,3 +157,43 @@ async def test_a_loaded_model_and_tokenizer_are_served_like_a_folder(
     await loaded.aclose()
     with pytest.raises(PolicyError, match="tokenizer"):
         TransformersPolicy(model)
+
+
+async def test_lora_adapters_are_merged_into_the_starting_weights_version_by_version(
+    model_dir: Path,
+) -> None:
+    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
+    from transformers import AutoModelForCausalLM
+
+    from sparring.policy.base import AdapterShape
+
+    targets = ("q_proj", "v_proj")
+    shape = AdapterShape(rank=4, alpha=8.0, targets=targets)
+    policy = TransformersPolicy(model_dir, device="cpu", adapter=shape)
+    for version, seed in ((1, 1), (2, 2)):  # each version is a delta on the start, not stacked
+        torch.manual_seed(seed)
+        base = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+        peft_model = get_peft_model(
+            base, LoraConfig(r=4, lora_alpha=8, target_modules=list(targets))
+        )
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.data.normal_(0, 0.3)
+        adapter = {k: v.contiguous() for k, v in get_peft_model_state_dict(peft_model).items()}
+        merged = peft_model.merge_and_unload().eval()
+        await policy.load_weights(save(adapter), version, "lora")
+        gen = await policy.generate(_ask(0), SamplingParams(max_new_tokens=8, temperature=0))
+        assert gen.policy_version == version
+        with torch.no_grad():
+            ids = torch.tensor([gen.prompt_ids])
+            want = merged.generate(ids, max_new_tokens=8, do_sample=False, eos_token_id=None)
+        assert (
+            gen.completion_ids == want[0, len(gen.prompt_ids) :].tolist()[: len(gen.completion_ids)]
+        )
+    with pytest.raises(PolicyError, match="not a LoRA A or B"):
+        await policy.load_weights(save({"model.embed_tokens.weight": torch.zeros(2)}), 3, "lora")
+    plain = TransformersPolicy(model_dir, device="cpu")
+    with pytest.raises(PolicyError, match="AdapterShape"):
+        await plain.load_weights(save(adapter), 1, "lora")
+    await policy.aclose()
+    await plain.aclose()

@@ -35,8 +35,9 @@ class LoraConfig(_Frozen):
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the adapter input.")
     publish: Literal["merged", "adapter"] = Field(
         "merged",
-        description="What workers get: 'merged' full weights (base + adapter; any worker loads "
-        "them) or only the 'adapter' (small; for backends that serve LoRA, e.g. vLLM).",
+        description="What workers get: 'merged' full weights (base + adapter) or only the "
+        "'adapter' (small on the bus; vLLM serves it as a LoRA adapter, the transformers "
+        "backend merges it into the starting weights on arrival).",
     )
 
 
