@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
 import nats
@@ -234,13 +234,18 @@ class Bus:
 
     # -- weights and policy ---------------------------------------------------------------
 
-    async def put_object(self, name: str, data: bytes) -> ObjectInfo:
+    async def put_object(self, name: str, data: bytes | memoryview) -> ObjectInfo:
         """Store `data` under `name` in the run's Object Store (replacing an older one)."""
         return await self.store.put_object(name, data)
 
     async def get_object(self, name: str) -> bytes:
         """The bytes stored under `name`; ObjectNotFoundError if there is none."""
         return await self.store.get_object(name)
+
+    async def read_object(self, name: str, sink: Callable[[bytes], object]) -> int:
+        """Hand the chunks stored under `name` to `sink` in order, as they arrive (called in a
+        thread, so it may write to a file); returns the size. ObjectNotFoundError if none."""
+        return await self.store.read_object(name, sink)
 
     async def delete_object(self, name: str) -> bool:
         """Delete the object stored under `name` (old weights); False if there was none."""
