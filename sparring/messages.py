@@ -55,11 +55,13 @@ __all__ = [
     "role_name",
 ]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """Bumped on any change a reader of the previous version could misread (3: ToolCall.data and
 DeadLetter.truncated/original_size, fields a v2 reader would refuse as unknown; 4: Turn.call_id,
 which a tool call's data names to nest a sub-agent's turn under it; 5: Metric.note, the words of
-a restart record; 6: Turn.finish_reason, which an episode's trace spans report)."""
+a restart record; 6: Turn.finish_reason, which an episode's trace spans report; 7:
+PolicyVersion.digest/host/file/delta/delta_base/delta_bytes/broadcast, the ways a worker can
+get the weights, and `weights` empty while only the same-host file exists)."""
 
 
 def new_id() -> str:
@@ -293,16 +295,49 @@ class Episode(_Message):
 
 
 class PolicyVersion(_Message):
-    """Announces new weights: where they are and what produced them."""
+    """Announces new weights: what they are (digest) and every way a worker can get them.
+
+    The single source of truth of a version (`sparring.weights` chooses the way per worker):
+    the same-host `file` when the worker runs on `host`, else the Object Store: the `delta`
+    from the previous version when the worker serves exactly that one, else the whole
+    `weights`. A version may be announced twice: first with the file alone (`weights` empty),
+    then with the bus copies once they are stored. Records before schema 7 carry only
+    `weights` and `sha256`, and are read as they were."""
 
     kind: Literal["policy_version"] = "policy_version"
     run: str = Field(description="Run name.")
     version: int = Field(ge=0, description="Monotonic version number; 0 is the initial model.")
     step: int = Field(ge=0, description="Trainer optimizer steps taken.")
-    weights: str = Field(description="Object Store name of the weights (safetensors).")
+    weights: str = Field(
+        description="Object Store name of the whole weights (safetensors); empty while only "
+        "the same-host file exists (the bus copy is announced when stored)."
+    )
     format: Literal["full", "lora"] = Field("full", description="Full state dict or LoRA adapter.")
-    size_bytes: int = Field(0, ge=0, description="Size of the stored object.")
-    sha256: str = Field("", description="Hex digest of the stored object.")
+    size_bytes: int = Field(0, ge=0, description="Size of the weights (safetensors bytes).")
+    sha256: str = Field(
+        "", description="Hex SHA-256 of the stored object (what records before schema 7 verify)."
+    )
+    digest: str = Field(
+        "",
+        description="'xxh3_128:<hex>' of the safetensors bytes: every path checks it before "
+        "serving ('' in records before schema 7, which are checked by sha256).",
+    )
+    host: str = Field("", description="Machine identity (`sparring.weights.host_id`) of `file`.")
+    file: str = Field(
+        "", description="Absolute path of the same bytes on `host`, written once, atomically."
+    )
+    delta: str = Field(
+        "",
+        description="Object Store name of the compressed delta from version - 1 ('' if none): "
+        "XOR of the two safetensors files, byte planes split, zstd.",
+    )
+    delta_base: str = Field("", description="Digest of the version - 1 bytes the delta applies to.")
+    delta_bytes: int = Field(0, ge=0, description="Size of the stored delta.")
+    broadcast: str = Field(
+        "",
+        description="Rendezvous of a collective (NCCL) broadcast of this version, "
+        "'tcp://host:port' ('' if none; see sparring/weights/collective.py).",
+    )
     created_at: float = Field(default_factory=time.time, description="Unix time of publication.")
 
 

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sparring.bus import Bus, BusConfig, ObjectNotFoundError
+from sparring.bus import Bus, BusConfig
 from sparring.bus.errors import ConnectionLostError
 from sparring.config import RunConfig, WorkerConfig, load_config
 from sparring.errors import BusError
@@ -35,6 +35,7 @@ from sparring.messages import Metric, PolicyVersion, Sample, Task
 from sparring.policy import Policy
 from sparring.policy.base import AdapterShape
 from sparring.policy.factory import close_policy, start_policy
+from sparring.weights import WeightsFetcher, load_announced
 
 __all__ = ["Worker", "load_announced", "main"]
 
@@ -221,19 +222,6 @@ def _first(group: BaseExceptionGroup[BusError]) -> BusError:
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-async def load_announced(bus: Bus, policy: Any, pv: PolicyVersion) -> None:
-    """Load the weights `pv` announces, or the current ones if the trainer already deleted them
-    (a worker that fell more than `trainer.keep_weights` versions behind)."""
-    try:
-        data = await bus.get_object(pv.weights)
-    except ObjectNotFoundError:
-        current = await bus.get_policy()
-        if current is None or current.version <= pv.version:
-            raise
-        pv, data = current, await bus.get_object(current.weights)
-    await policy.load_weights(data, pv.version, pv.format)
-
-
 async def _serve(args: argparse.Namespace) -> int:
     from sparring.model_cache import quiet_transformers
 
@@ -261,8 +249,11 @@ async def _serve(args: argparse.Namespace) -> int:
         args.url, run=config.run, config=config.bus, name=f"worker-{args.index}"
     )
 
+    # Its cache holds the version served, the base of the next delta (in /dev/shm when it fits).
+    fetcher = WeightsFetcher(bus, policy, args.run_dir / "state" / f"worker-{args.index}")
+
     async def reload(pv: PolicyVersion) -> None:
-        await load_announced(bus, policy, pv)
+        await load_announced(bus, policy, pv, fetcher)
 
     current = await bus.get_policy()
     if current is not None and current.version > policy.version:
@@ -281,6 +272,7 @@ async def _serve(args: argparse.Namespace) -> int:
     try:
         await worker.run(stop)  # raises what failed: the process exits non-zero with it
     finally:
+        fetcher.close()
         with contextlib.suppress(Exception):
             await bus.close()
         for served in (policy, *overrides.values()):

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sparring.credit import GROUP_RELATIVE, Estimator, estimator_for
 from sparring.messages import role_name
+from sparring.weights.config import SyncConfig
 
 __all__ = ["GROUP_RELATIVE", "Estimator", "LoraConfig", "TrainerConfig"]
 
@@ -111,6 +112,11 @@ class TrainerConfig(_Frozen):
     keep_checkpoints: int = Field(2, ge=1, description="Checkpoints kept on disk; older deleted.")
     keep_weights: int = Field(
         8, ge=1, description="Published weight versions kept in the Object Store; older deleted."
+    )
+    sync: SyncConfig = Field(
+        default_factory=SyncConfig,
+        description="How each version travels to the workers: the same-host file, the Object "
+        "Store whole and as a delta (sparring.weights).",
     )
     durable: str = Field("trainer", description="Durable consumer name on the samples stream.")
     # model and device

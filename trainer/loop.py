@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 from sparring.bus import Bus, Delivery
-from sparring.messages import PolicyVersion, Sample
+from sparring.messages import Sample
 from sparring.trainer import checkpoint as ckpt
 from sparring.trainer.advantages import RaeBaselines, estimate
 from sparring.trainer.batch import collate
@@ -52,6 +52,7 @@ from sparring.trainer.model import (
     weights_format,
 )
 from sparring.trainer.step import StepStats, train_step
+from sparring.weights import WeightsPublisher
 
 __all__ = ["Trainer"]
 
@@ -85,6 +86,9 @@ class Trainer:
         self._groups_seen = 0  # groups completed or dropped since the last step
         self._groups_signal = 0  # ...of which had a non-zero advantage
         self._sink = MetricsSink(self.run_dir / "metrics.jsonl", bus)
+        # Old weights are removed as it goes (files, objects), or a long run grows by a model
+        # per step; a worker that asks for a removed version loads the current one.
+        self._publisher = WeightsPublisher(bus, config.sync, self.run_dir, config.keep_weights)
         self._max_tokens = 0  # longest sample trained (0: no limit); set when the model loads
         self._dead_seen = 0  # the consumer's dead letters already added to the totals
 
@@ -142,6 +146,7 @@ class Trainer:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+            self._publisher.close()
         return self.state
 
     def _load(self) -> None:
@@ -414,20 +419,11 @@ class Trainer:
         await self._ack(consumed)
 
     async def _publish(self) -> None:
-        """Put the current weights in the Object Store and announce them as the next version."""
+        """Publish the current weights as the next version, every way `config.sync` asks."""
         data = await asyncio.to_thread(weights_bytes, self.model, self.config)
         version = self.state.version + 1
-        info = await self.bus.put_object(f"policy-v{version}", data)
-        await self.bus.set_policy(
-            PolicyVersion(
-                run=self.bus.run,
-                version=version,
-                step=self.state.step,
-                weights=info.name,
-                format=weights_format(self.model, self.config),
-                size_bytes=info.size,
-                sha256=info.sha256,
-            )
+        pv = await self._publisher.publish(
+            version, self.state.step, data, weights_format(self.model, self.config)
         )
         self.state = self.state.model_copy(
             update={"version": version, "published_step": self.state.step}
@@ -435,9 +431,6 @@ class Trainer:
         ckpt.append_publication(
             self.published, ckpt.Publication(version=version, step=self.state.step)
         )
-        log.info("published policy v%d (step %d, %d bytes)", version, self.state.step, info.size)
-        # Old weights are deleted, or a long run's store grows by one model per step; a worker
-        # that asks for a deleted version falls back to the current one.
-        old = version - self.config.keep_weights
-        if old >= 1:
-            await self.bus.delete_object(f"policy-v{old}")
+        log.info(
+            "published policy v%d (step %d, %d bytes)", version, self.state.step, pv.size_bytes
+        )
