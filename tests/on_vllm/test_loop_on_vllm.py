@@ -23,6 +23,9 @@ SETTINGS: dict[str, object] = {
     "worker.concurrency": 8,
     "worker.max_backlog": 48,
     "loop.eval_every": 3,
+    # The run ends at version 3; the minutes are a guard (vLLM's engine takes 15-60 s to start
+    # on two busy cores, which a fixed short run would spend before it played).
+    "loop.max_versions": 3,
     "trainer.batch_groups": 4,
     "trainer.min_samples": 16,
     "game_params.eval_problems": 20,
@@ -31,7 +34,7 @@ SETTINGS: dict[str, object] = {
 
 def test_a_run_on_the_vllm_backend_reloads_versions_and_trains(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    r = run_sparring(run_args("arith", run_dir, 1.5, SETTINGS), tmp_path / "cache", timeout=600)
+    r = run_sparring(run_args("arith", run_dir, 6, SETTINGS), tmp_path / "cache", timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     trainer = read_metrics(run_dir, "trainer")
     assert len(trainer) >= 2 and sum(m["values"]["samples"] for m in trainer) > 0, r.stdout[-2000:]
