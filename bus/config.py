@@ -104,10 +104,11 @@ class BusConfig(BaseModel):
         description="Most messages publish_many keeps in flight (sent, not yet acked).",
     )
     object_chunk_bytes: int = Field(
-        8 * MiB,
+        16 * MiB,
         ge=1024,
-        description="Chunk size of Object Store writes (capped to fit max_payload); bigger chunks "
-        "move weights faster: reading a multi-chunk object costs ~250 ms more than one chunk.",
+        description="Chunk size of Object Store writes, capped to fit max_payload and at 16 MiB "
+        "(JetStream refuses a stored message of 32 MiB); raise max_payload_bytes above it to "
+        "get it: 16 MiB chunks moved weights ~1.5x faster than 8 MiB ones here.",
     )
 
     def revealed_json(self) -> str:

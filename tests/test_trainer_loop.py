@@ -38,8 +38,8 @@ async def test_after_a_step_the_published_weights_load_into_a_fresh_model_and_eq
     await bus.publish_many(_samples(bus.run, "g1", [1.0, 0.0, 0.5]))
 
     async def version() -> int:
-        pv = await bus.get_policy()
-        return pv.version if pv is not None else 0
+        pv = await bus.get_policy()  # once its bus copy is stored (the file is announced first)
+        return pv.version if pv is not None and pv.weights else 0
 
     for _ in range(400):
         if await version() >= 1:

@@ -48,7 +48,7 @@ from sparring.trainer.model import (
     build_optimizer,
     load_reference,
     load_trainable,
-    weights_bytes,
+    published_state,
     weights_format,
 )
 from sparring.trainer.step import StepStats, train_step
@@ -420,10 +420,10 @@ class Trainer:
 
     async def _publish(self) -> None:
         """Publish the current weights as the next version, every way `config.sync` asks."""
-        data = await asyncio.to_thread(weights_bytes, self.model, self.config)
+        state = await asyncio.to_thread(published_state, self.model, self.config)
         version = self.state.version + 1
         pv = await self._publisher.publish(
-            version, self.state.step, data, weights_format(self.model, self.config)
+            version, self.state.step, state, weights_format(self.model, self.config)
         )
         self.state = self.state.model_copy(
             update={"version": version, "published_step": self.state.step}

@@ -26,6 +26,7 @@ __all__ = [
     "load_trainable",
     "load_weights_bytes",
     "merged_state",
+    "published_state",
     "resolve_device",
     "trained_state",
     "weights_bytes",
@@ -129,17 +130,20 @@ def _host(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
 
 
+def published_state(model: Any, config: TrainerConfig) -> dict[str, torch.Tensor]:
+    """The tensors workers load, on the CPU: full (merged under LoRA) or the adapter alone."""
+    if _adapter_only(model, config):
+        return trained_state(model)
+    if _is_peft(model):
+        return merged_state(model)
+    return trained_state(model)
+
+
 def weights_bytes(model: Any, config: TrainerConfig) -> bytes:
-    """safetensors bytes of what workers load: full (merged under LoRA) or the adapter alone."""
+    """safetensors bytes of `published_state`."""
     from safetensors.torch import save
 
-    if _adapter_only(model, config):
-        state = trained_state(model)
-    elif _is_peft(model):
-        state = merged_state(model)
-    else:
-        state = trained_state(model)
-    return bytes(save(state))
+    return bytes(save(published_state(model, config)))
 
 
 def load_weights_bytes(model: Any, data: bytes) -> None:

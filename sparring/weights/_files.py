@@ -14,10 +14,10 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-__all__ = ["choose_dir", "file_name", "prune", "write_atomic"]
+__all__ = ["choose_dir", "file_name", "prune", "save_atomic", "write_atomic"]
 
 SHM = Path("/dev/shm")
 _MARGIN = 256 * 1024 * 1024
@@ -52,6 +52,21 @@ def write_atomic(folder: Path, name: str, parts: Iterable[bytes | memoryview]) -
         with open(tmp, "wb") as f:
             for part in parts:
                 f.write(part)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return path
+
+
+def save_atomic(folder: Path, name: str, save: Callable[[str], object]) -> Path:
+    """`save(temporary path)`, then the rename to folder/name; returns the path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    tmp = folder / f".{name}.{os.getpid()}.tmp"
+    try:
+        save(str(tmp))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
