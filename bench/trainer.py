@@ -12,8 +12,9 @@ both steps run ~15x slower, which measures the contention, not the step.
 
 weight_sync_s: from the end of a trainer step (its metrics line, written right after the step)
 to a worker serving the new version: the real `Trainer` loop (checkpoint, ack, Object Store put,
-KV bump) against an embedded nats-server, and a `TransformersPolicy` that watches
-`bus.watch_policy()`, downloads the object and calls `load_weights`. Median over the syncs after
+KV bump) against an embedded nats-server, and a `TransformersPolicy` on the same host that
+watches `bus.watch_policy()` and loads each version through `WeightsFetcher` (the trainer's
+file, digest checked). Median over the syncs after
 the first (which pays one-off warm-up). Target <= 1 s.
 
 Prints its figures, then one JSON line: {"bench": "trainer", "step_ratio": ..., ...}.
@@ -39,6 +40,7 @@ from sparring.policy import TransformersPolicy, build_tiny_model
 from sparring.trainer import Trainer, TrainerConfig, collate, train_step
 from sparring.trainer.batch import Batch
 from sparring.trainer.model import build_optimizer, load_trainable
+from sparring.weights import WeightsFetcher
 
 
 def _samples(model: Any, n: int, prompt: int, completion: int, vocab: int) -> list[Sample]:
@@ -110,14 +112,17 @@ async def bench_sync(model_dir: Path, work: Path, syncs: int) -> list[float]:
         worker_bus = await Bus.connect(server.url, run="bench", name="worker")
         policy = TransformersPolicy(model_dir)
 
+        fetcher = WeightsFetcher(worker_bus, policy, work / "worker")
+
         async def worker() -> None:
             async for pv in worker_bus.watch_policy():
+                if pv.version <= policy.version:
+                    continue  # the same version announced again with its bus copies
                 seen = time.time()
-                data = await worker_bus.get_object(pv.weights)
-                fetched = time.time()
-                await policy.load_weights(data, pv.version)
+                if await fetcher.load(pv) is None:
+                    continue
                 served[pv.version] = time.time()
-                marks[pv.version] = (pv.created_at, seen, fetched)
+                marks[pv.version] = (pv.created_at, seen, seen)
 
         config = TrainerConfig(device="cpu", batch_groups=1, checkpoint_every=1, publish_every=1)
         trainer = Trainer(config, model_dir, work / "run", bus)
@@ -144,6 +149,7 @@ async def bench_sync(model_dir: Path, work: Path, syncs: int) -> list[float]:
         await tasks[0]
         tasks[1].cancel()
         await asyncio.gather(tasks[1], return_exceptions=True)
+        fetcher.close()
         await policy.aclose()
         await bus.close()
         await worker_bus.close()
@@ -151,10 +157,9 @@ async def bench_sync(model_dir: Path, work: Path, syncs: int) -> list[float]:
     step_end = {int(m["step"]): m["time"] - m["wall_s"] + m["step_time_s"] for m in lines}
     versions = [v for v in sorted(served) if v in step_end][1:] or sorted(served)
     parts = {
-        "checkpoint + put_object": [marks[v][0] - step_end[v] for v in versions],
+        "checkpoint + file written": [marks[v][0] - step_end[v] for v in versions],
         "KV watch notification": [marks[v][1] - marks[v][0] for v in versions],
-        "get_object": [marks[v][2] - marks[v][1] for v in versions],
-        "load_weights": [served[v] - marks[v][2] for v in versions],
+        "digest check + load_weights": [served[v] - marks[v][2] for v in versions],
     }
     for name, values in parts.items():
         print(f"  {name:26s} median {statistics.median(values) * 1e3:6.1f} ms")
