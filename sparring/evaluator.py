@@ -62,7 +62,7 @@ class Evaluator:
     async def _evaluate(self, pv: PolicyVersion | None) -> None:
         policy = await self._load(pv)
         values = await self._game.evaluate(policy, self._game_config)
-        version = 0 if pv is None else pv.version
+        version = int(policy.version)  # what it served: a version it could not get is not it
         self._done.add(version)
         await self._bus.publish(Metric(run=self._run, source="eval", step=version, values=values))
 
